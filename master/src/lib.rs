@@ -1,0 +1,1 @@
+//! spider-master: arrives with issue 4.

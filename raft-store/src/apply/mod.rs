@@ -1,0 +1,70 @@
+//! `apply`: the only function that changes the replicated [`State`].
+//!
+//! It is pure and deterministic: the result depends only on the state, the log index and the
+//! entry. No clock (time comes from [`LogEntry::proposed_at_ms`]), no randomness (ids derive
+//! from the log index or from the command), no I/O (persistence happens after, in
+//! `sm_store`, from the tables' change marks). A command it cannot accept yields
+//! [`Applied::Rejected`] and leaves the state exactly as it was.
+
+mod accounts;
+mod jobs;
+mod registry;
+mod schedules;
+
+use crate::applied::Applied;
+use crate::command::Command;
+use crate::log_entry::LogEntry;
+use crate::state::State;
+
+/// Applies one normal log entry at `log_index` to `state`.
+pub fn apply(state: &mut State, log_index: u64, entry: &LogEntry) -> Applied {
+    let now = entry.proposed_at_ms;
+    match &entry.command {
+        Command::CreateSchedule { spec } => schedules::create(state, log_index, now, spec),
+        Command::UpdateSchedule { id, expected_version, spec } => {
+            schedules::update(state, now, id, *expected_version, spec)
+        }
+        Command::PauseSchedule { id } => schedules::set_paused(state, now, id, true),
+        Command::ResumeSchedule { id } => schedules::set_paused(state, now, id, false),
+        Command::DeleteSchedule { id, expected_version } => schedules::delete(state, id, *expected_version),
+        Command::Fire(tick) => schedules::fire(state, now, tick),
+        Command::FireBatch { ticks } => {
+            Applied::FireBatch { results: ticks.iter().map(|t| schedules::fire(state, now, t)).collect() }
+        }
+        Command::SkipTick { tick, reason } => schedules::skip(state, now, tick, reason),
+        Command::Dispatched { job_id, node_id } => schedules::dispatched(state, now, job_id, node_id),
+        Command::DispatchFailed { job_id, reason } => schedules::dispatch_failed(state, now, job_id, reason),
+
+        Command::RegisterNode { id, spec } => registry::register_node(state, now, id, spec),
+        Command::UpdateNode { id, spec } => registry::update_node(state, id, spec),
+        Command::RemoveNode { id } => registry::remove_node(state, id),
+        Command::MarkNodeUp { id } => registry::mark_node_up(state, now, id),
+        Command::MarkNodeDown { id, reason } => registry::mark_node_down(state, now, id, reason),
+        Command::AddVersion { project, version, egg } => registry::add_version(state, now, project, version, egg),
+        Command::DeleteVersion { project, version } => registry::delete_version(state, project, version),
+        Command::DeleteProject { project } => registry::delete_project(state, project),
+        Command::RecordDeployment { project, version, node_id, deployment } => {
+            registry::record_deployment(state, project, version, node_id, deployment)
+        }
+
+        Command::ReportJob(report) => jobs::report(state, now, report),
+
+        Command::CreateUser { username, password_hash, role } => {
+            accounts::create_user(state, now, username, password_hash, *role)
+        }
+        Command::UpdateUser { username, password_hash, role } => {
+            accounts::update_user(state, username, password_hash.as_deref(), *role)
+        }
+        Command::DeleteUser { username } => accounts::delete_user(state, username),
+        Command::CreateToken { token_id, username, secret_sha256, name } => {
+            accounts::create_token(state, now, token_id, username, secret_sha256, name)
+        }
+        Command::RevokeToken { token_id } => accounts::revoke_token(state, token_id),
+        Command::RecordAlert { key, kind, subject, body } => {
+            accounts::record_alert(state, log_index, now, key, kind, subject, body)
+        }
+    }
+}
+
+#[cfg(test)]
+mod apply_test;

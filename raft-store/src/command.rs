@@ -1,0 +1,232 @@
+//! `Command`: the closed set of changes the cluster can agree on.
+//!
+//! Every variant is documented with what `apply` checks and does. Encodings are pinned by the
+//! golden tests in `command_test.rs`: changing a variant's JSON shape is an on-disk format change
+//! (bump `ondisk::FORMAT_VERSION` and add a migration note).
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::state::Deployment;
+use crate::state::JobReport;
+use crate::state::NodeSpec;
+use crate::state::Role;
+use crate::state::ScheduleSpec;
+use crate::state::SkipReason;
+
+/// A tick the leader wants to fire (or skip), planned from `schedule_version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tick {
+    pub schedule_id: String,
+    /// Nominal tick time, Unix ms.
+    pub tick_ms: i64,
+    pub schedule_version: u64,
+}
+
+/// A change to the replicated state. Proposed by the API or a leader-only service, decided by
+/// Raft, applied by [`crate::apply::apply`] on every replica in log order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case")]
+pub enum Command {
+    // ---- schedules -------------------------------------------------------------------------
+    /// Create a schedule with id `sch-<log index>` and version 1.
+    CreateSchedule {
+        spec: ScheduleSpec,
+    },
+    /// Replace a schedule's spec; version + 1. With `expected_version`, rejected with
+    /// `VersionConflict` unless it matches (optimistic concurrency for the API's PATCH).
+    UpdateSchedule {
+        id: String,
+        expected_version: Option<u64>,
+        spec: ScheduleSpec,
+    },
+    /// Stop firing; version + 1 so any tick planned before the pause is `Stale`.
+    PauseSchedule {
+        id: String,
+    },
+    /// Fire again; version + 1.
+    ResumeSchedule {
+        id: String,
+    },
+    /// Delete the schedule (its ledger records stay for the history until pruned).
+    DeleteSchedule {
+        id: String,
+        expected_version: Option<u64>,
+    },
+
+    // ---- the fire ledger -------------------------------------------------------------------
+    /// Fire one tick. Accepted only if the schedule exists, is not paused, has exactly
+    /// `schedule_version`, and `tick_ms` is later than its cursor; then the cursor moves to the
+    /// tick and a ledger record with the deterministic job id is written.
+    Fire(Tick),
+    /// Several `Fire`s in one log entry (when many ticks are due at once); each is judged alone.
+    FireBatch {
+        ticks: Vec<Tick>,
+    },
+    /// Record a deliberate skip of a tick (same acceptance rules as `Fire`; moves the cursor).
+    SkipTick {
+        tick: Tick,
+        reason: SkipReason,
+    },
+    /// A slave accepted fired job `job_id`.
+    Dispatched {
+        job_id: String,
+        node_id: String,
+    },
+    /// No slave took fired job `job_id`.
+    DispatchFailed {
+        job_id: String,
+        reason: String,
+    },
+
+    // ---- nodes -----------------------------------------------------------------------------
+    /// Register a slave under a new id.
+    RegisterNode {
+        id: String,
+        spec: NodeSpec,
+    },
+    /// Replace a registered slave's spec (status kept).
+    UpdateNode {
+        id: String,
+        spec: NodeSpec,
+    },
+    RemoveNode {
+        id: String,
+    },
+    /// Health checker: the slave answers. `Unchanged` if it was already up.
+    MarkNodeUp {
+        id: String,
+    },
+    /// Health checker: the slave stopped answering. `Unchanged` if it was already down.
+    MarkNodeDown {
+        id: String,
+        reason: String,
+    },
+
+    // ---- projects --------------------------------------------------------------------------
+    /// Store an egg version (bytes up to `MAX_EGG_BYTES`; same version replaces the old egg).
+    AddVersion {
+        project: String,
+        version: String,
+        #[serde(with = "b64")]
+        egg: Vec<u8>,
+    },
+    DeleteVersion {
+        project: String,
+        version: String,
+    },
+    DeleteProject {
+        project: String,
+    },
+    /// The deployer's result for one (project, version, node).
+    RecordDeployment {
+        project: String,
+        version: String,
+        node_id: String,
+        deployment: Deployment,
+    },
+
+    // ---- jobs ------------------------------------------------------------------------------
+    /// Merge a slave's observation of a job into the job table (states only move forward).
+    ReportJob(JobReport),
+
+    // ---- users and tokens ------------------------------------------------------------------
+    CreateUser {
+        username: String,
+        password_hash: String,
+        role: Role,
+    },
+    UpdateUser {
+        username: String,
+        password_hash: Option<String>,
+        role: Option<Role>,
+    },
+    /// Delete a user and every token of theirs.
+    DeleteUser {
+        username: String,
+    },
+    CreateToken {
+        token_id: String,
+        username: String,
+        secret_sha256: String,
+        name: String,
+    },
+    RevokeToken {
+        token_id: String,
+    },
+
+    // ---- alerts ----------------------------------------------------------------------------
+    /// Record an alert once per key; a second record of the key is `AlreadyRecorded`.
+    RecordAlert {
+        key: String,
+        kind: String,
+        subject: String,
+        body: String,
+    },
+}
+
+impl fmt::Display for Tick {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}@{} v{}", self.schedule_id, self.tick_ms, self.schedule_version)
+    }
+}
+
+impl fmt::Display for Command {
+    /// A one-line summary for logs. Never prints secrets, hashes or egg bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Command::*;
+        match self {
+            CreateSchedule { spec } => write!(f, "create_schedule {}/{}", spec.project, spec.spider),
+            UpdateSchedule { id, expected_version, .. } => {
+                write!(f, "update_schedule {id} expected={expected_version:?}")
+            }
+            PauseSchedule { id } => write!(f, "pause_schedule {id}"),
+            ResumeSchedule { id } => write!(f, "resume_schedule {id}"),
+            DeleteSchedule { id, .. } => write!(f, "delete_schedule {id}"),
+            Fire(t) => write!(f, "fire {t}"),
+            FireBatch { ticks } => write!(f, "fire_batch n={}", ticks.len()),
+            SkipTick { tick, .. } => write!(f, "skip_tick {tick}"),
+            Dispatched { job_id, node_id } => write!(f, "dispatched {job_id} -> {node_id}"),
+            DispatchFailed { job_id, .. } => write!(f, "dispatch_failed {job_id}"),
+            RegisterNode { id, spec } => write!(f, "register_node {id} {}", spec.url),
+            UpdateNode { id, spec } => write!(f, "update_node {id} {}", spec.url),
+            RemoveNode { id } => write!(f, "remove_node {id}"),
+            MarkNodeUp { id } => write!(f, "mark_node_up {id}"),
+            MarkNodeDown { id, .. } => write!(f, "mark_node_down {id}"),
+            AddVersion { project, version, egg } => {
+                write!(f, "add_version {project} {version} ({} bytes)", egg.len())
+            }
+            DeleteVersion { project, version } => write!(f, "delete_version {project} {version}"),
+            DeleteProject { project } => write!(f, "delete_project {project}"),
+            RecordDeployment { project, version, node_id, .. } => {
+                write!(f, "record_deployment {project} {version} on {node_id}")
+            }
+            ReportJob(r) => write!(f, "report_job {} {:?} on {}", r.job_id, r.state, r.node_id),
+            CreateUser { username, role, .. } => write!(f, "create_user {username} {role:?}"),
+            UpdateUser { username, .. } => write!(f, "update_user {username}"),
+            DeleteUser { username } => write!(f, "delete_user {username}"),
+            CreateToken { token_id, username, .. } => write!(f, "create_token {token_id} for {username}"),
+            RevokeToken { token_id } => write!(f, "revoke_token {token_id}"),
+            RecordAlert { key, .. } => write!(f, "record_alert {key}"),
+        }
+    }
+}
+
+/// Egg bytes as standard base64 in the JSON encoding (a JSON number array would be 4× larger).
+mod b64 {
+    use base64::Engine;
+    use serde::Deserialize;
+    use serde::Deserializer;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = <&str>::deserialize(d).map_err(|_| serde::de::Error::custom("egg must be a base64 string"))?;
+        base64::engine::general_purpose::STANDARD.decode(s).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,190 @@
+//! The replicated domain state: plain data, mutated only by [`crate::apply::apply`].
+//!
+//! Layout: one [`Table`] per entity (`schedules`, `fires`, `nodes`, `projects`, `jobs`, `users`,
+//! `tokens`, `alerts`), plus pending egg-blob writes. Derived indexes (job id → fire) are rebuilt
+//! when the state is loaded and are never persisted. Nothing here does I/O or reads a clock.
+
+pub mod alerts;
+pub mod fire_ledger;
+pub mod jobs;
+pub mod nodes;
+pub mod projects;
+pub mod schedules;
+pub mod table;
+pub mod users;
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use sha2::Digest;
+use sha2::Sha256;
+
+pub use self::alerts::AlertRecord;
+pub use self::fire_ledger::DispatchState;
+pub use self::fire_ledger::FireDecision;
+pub use self::fire_ledger::FireRecord;
+pub use self::fire_ledger::SkipReason;
+pub use self::jobs::JobOutcome;
+pub use self::jobs::JobRecord;
+pub use self::jobs::JobReport;
+pub use self::jobs::JobState;
+pub use self::nodes::Node;
+pub use self::nodes::NodeSpec;
+pub use self::nodes::NodeStatus;
+pub use self::nodes::Secret;
+pub use self::projects::Deployment;
+pub use self::projects::EggVersion;
+pub use self::projects::Project;
+pub use self::schedules::MisfirePolicy;
+pub use self::schedules::OverlapPolicy;
+pub use self::schedules::Schedule;
+pub use self::schedules::ScheduleSpec;
+pub use self::schedules::Trigger;
+pub use self::table::Table;
+pub use self::users::ApiToken;
+pub use self::users::Role;
+pub use self::users::User;
+
+/// Key of a fire-ledger record: (schedule id, tick in Unix ms).
+pub type FireKey = (String, i64);
+
+/// Egg blobs written or deleted by `apply` since the last flush (content-addressed by sha256).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BlobChanges {
+    pub puts: BTreeMap<String, Vec<u8>>,
+    pub deletes: BTreeSet<String>,
+}
+
+impl BlobChanges {
+    pub fn put(&mut self, sha256: String, bytes: Vec<u8>) {
+        self.deletes.remove(&sha256);
+        self.puts.insert(sha256, bytes);
+    }
+
+    pub fn delete(&mut self, sha256: String) {
+        self.puts.remove(&sha256);
+        self.deletes.insert(sha256);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.deletes.is_empty()
+    }
+}
+
+/// Everything the cluster agrees on.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub schedules: Table<String, Schedule>,
+    pub fires: Table<FireKey, FireRecord>,
+    pub nodes: Table<String, Node>,
+    pub projects: Table<String, Project>,
+    pub jobs: Table<String, JobRecord>,
+    pub users: Table<String, User>,
+    pub tokens: Table<String, ApiToken>,
+    pub alerts: Table<String, AlertRecord>,
+    /// Egg bytes to write/delete with the next flush. Not part of equality or the digest (the
+    /// projects table names every blob by its sha256).
+    pub(crate) blobs: BlobChanges,
+    /// Derived: job id → fire-ledger key, for `Dispatched`/`DispatchFailed` and job reports.
+    pub(crate) fire_by_job: BTreeMap<String, FireKey>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            schedules: Table::new("schedules"),
+            fires: Table::new("fires"),
+            nodes: Table::new("nodes"),
+            projects: Table::new("projects"),
+            jobs: Table::new("jobs"),
+            users: Table::new("users"),
+            tokens: Table::new("tokens"),
+            alerts: Table::new("alerts"),
+            blobs: BlobChanges::default(),
+            fire_by_job: BTreeMap::new(),
+        }
+    }
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        self.schedules == other.schedules
+            && self.fires == other.fires
+            && self.nodes == other.nodes
+            && self.projects == other.projects
+            && self.jobs == other.jobs
+            && self.users == other.users
+            && self.tokens == other.tokens
+            && self.alerts == other.alerts
+    }
+}
+
+impl State {
+    /// Rebuilds derived indexes after rows were loaded from disk or a snapshot.
+    pub(crate) fn rebuild_indexes(&mut self) {
+        self.fire_by_job = self
+            .fires
+            .iter()
+            .filter_map(|(k, r)| match &r.decision {
+                FireDecision::Fired { job_id, .. } => Some((job_id.clone(), k.clone())),
+                FireDecision::Skipped { .. } => None,
+            })
+            .collect();
+    }
+
+    /// The fire-ledger record of a job fired by a schedule.
+    pub fn fire_of_job(&self, job_id: &str) -> Option<&FireRecord> {
+        self.fire_by_job.get(job_id).and_then(|k| self.fires.get(k))
+    }
+
+    /// A schedule's ledger records, oldest first.
+    pub fn fires_of(&self, schedule_id: &str) -> impl DoubleEndedIterator<Item = &FireRecord> {
+        let lo = (schedule_id.to_string(), i64::MIN);
+        let hi = (schedule_id.to_string(), i64::MAX);
+        self.fires.range(lo..=hi).map(|(_, r)| r)
+    }
+
+    /// Fired ticks whose dispatch has no outcome yet: what a new leader must reconcile.
+    pub fn pending_dispatches(&self) -> impl Iterator<Item = &FireRecord> {
+        self.fires
+            .values()
+            .filter(|r| matches!(r.decision, FireDecision::Fired { dispatch: DispatchState::Pending, .. }))
+    }
+
+    /// Whether any stored egg version still refers to the blob `sha256`.
+    pub fn blob_in_use(&self, sha256: &str) -> bool {
+        self.projects.values().any(|p| p.versions.values().any(|v| v.sha256 == sha256))
+    }
+
+    /// A digest of the whole replicated state: equal on two replicas iff their tables are equal.
+    pub fn digest(&self) -> String {
+        let mut h = Sha256::new();
+        digest_table(&mut h, &self.schedules);
+        digest_table(&mut h, &self.fires);
+        digest_table(&mut h, &self.nodes);
+        digest_table(&mut h, &self.projects);
+        digest_table(&mut h, &self.jobs);
+        digest_table(&mut h, &self.users);
+        digest_table(&mut h, &self.tokens);
+        digest_table(&mut h, &self.alerts);
+        hex::encode(h.finalize())
+    }
+}
+
+fn digest_table<K, V>(h: &mut Sha256, t: &Table<K, V>)
+where
+    K: Ord + Clone + serde::Serialize + serde::de::DeserializeOwned,
+    V: serde::Serialize + serde::de::DeserializeOwned,
+{
+    h.update(t.name().as_bytes());
+    h.update((t.len() as u64).to_be_bytes());
+    for (k, v) in t.iter() {
+        // serde_json of these plain types cannot fail (string keys, no non-finite floats).
+        let k = serde_json::to_vec(k).unwrap_or_default();
+        let v = serde_json::to_vec(v).unwrap_or_default();
+        h.update((k.len() as u64).to_be_bytes());
+        h.update(&k);
+        h.update((v.len() as u64).to_be_bytes());
+        h.update(&v);
+    }
+}

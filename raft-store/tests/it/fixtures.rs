@@ -1,0 +1,156 @@
+//! Shared builders for the integration tests.
+
+use std::collections::BTreeMap;
+
+use raft_store::command::Command;
+use raft_store::state::*;
+use raft_store::Tick;
+
+pub fn spec(project: &str) -> ScheduleSpec {
+    ScheduleSpec {
+        project: project.into(),
+        spider: "quotes".into(),
+        egg_version: Some("1700000000".into()),
+        args: BTreeMap::from([("category".into(), "books".into())]),
+        settings: BTreeMap::from([("DOWNLOAD_DELAY".into(), "0.5".into())]),
+        priority: 2,
+        node_selector: vec!["eu".into()],
+        trigger: Trigger::Cron { expr: "0 */5 * * * *".into(), timezone: "Europe/Berlin".into() },
+        misfire: MisfirePolicy::FireAll { cap: 100 },
+        overlap: OverlapPolicy::Forbid,
+    }
+}
+
+pub fn node_spec() -> NodeSpec {
+    NodeSpec {
+        url: "http://10.0.0.5:6800".into(),
+        username: Some("scrapy".into()),
+        password: Some(Secret("s3cret".into())),
+        tags: vec!["eu".into(), "big".into()],
+        max_proc: Some(8),
+    }
+}
+
+pub fn tick(id: &str, tick_ms: i64, v: u64) -> Tick {
+    Tick { schedule_id: id.into(), tick_ms, schedule_version: v }
+}
+
+/// One example of every `Command` variant, named.
+pub fn every_command() -> Vec<(&'static str, Command)> {
+    vec![
+        ("create_schedule", Command::CreateSchedule { spec: spec("demo") }),
+        (
+            "create_schedule_once",
+            Command::CreateSchedule {
+                spec: ScheduleSpec {
+                    trigger: Trigger::Once { at_ms: 1_800_000_000_000 },
+                    misfire: MisfirePolicy::Skip,
+                    overlap: OverlapPolicy::Replace,
+                    ..spec("demo")
+                },
+            },
+        ),
+        (
+            "update_schedule",
+            Command::UpdateSchedule { id: "sch-1".into(), expected_version: Some(3), spec: spec("demo") },
+        ),
+        ("pause_schedule", Command::PauseSchedule { id: "sch-1".into() }),
+        ("resume_schedule", Command::ResumeSchedule { id: "sch-1".into() }),
+        ("delete_schedule", Command::DeleteSchedule { id: "sch-1".into(), expected_version: None }),
+        ("fire", Command::Fire(tick("sch-1", 1_700_000_000_000, 2))),
+        ("fire_batch", Command::FireBatch { ticks: vec![tick("sch-1", 1, 1), tick("sch-2", 2, 1)] }),
+        (
+            "skip_tick",
+            Command::SkipTick { tick: tick("sch-1", 3, 1), reason: SkipReason::Overlap { job_id: "sch-1-t2".into() } },
+        ),
+        (
+            "skip_tick_misfire",
+            Command::SkipTick { tick: tick("sch-1", 4, 1), reason: SkipReason::Misfire { late_ms: 90_000 } },
+        ),
+        ("dispatched", Command::Dispatched { job_id: "sch-1-t3".into(), node_id: "slave-1".into() }),
+        ("dispatch_failed", Command::DispatchFailed { job_id: "sch-1-t3".into(), reason: "no live node".into() }),
+        ("register_node", Command::RegisterNode { id: "slave-1".into(), spec: node_spec() }),
+        ("update_node", Command::UpdateNode { id: "slave-1".into(), spec: node_spec() }),
+        ("remove_node", Command::RemoveNode { id: "slave-1".into() }),
+        ("mark_node_up", Command::MarkNodeUp { id: "slave-1".into() }),
+        ("mark_node_down", Command::MarkNodeDown { id: "slave-1".into(), reason: "connection refused".into() }),
+        (
+            "add_version",
+            Command::AddVersion {
+                project: "demo".into(),
+                version: "1700000000".into(),
+                egg: b"PK\x03\x04egg".to_vec(),
+            },
+        ),
+        ("delete_version", Command::DeleteVersion { project: "demo".into(), version: "1700000000".into() }),
+        ("delete_project", Command::DeleteProject { project: "demo".into() }),
+        (
+            "record_deployment",
+            Command::RecordDeployment {
+                project: "demo".into(),
+                version: "1700000000".into(),
+                node_id: "slave-1".into(),
+                deployment: Deployment::Deployed { spiders: vec!["quotes".into()], at_ms: 5 },
+            },
+        ),
+        (
+            "record_deployment_failed",
+            Command::RecordDeployment {
+                project: "demo".into(),
+                version: "1700000000".into(),
+                node_id: "slave-1".into(),
+                deployment: Deployment::Failed { reason: "HTTP 500".into(), at_ms: 6 },
+            },
+        ),
+        (
+            "report_job",
+            Command::ReportJob(JobReport {
+                job_id: "sch-1-t3".into(),
+                node_id: "slave-1".into(),
+                project: "demo".into(),
+                spider: "quotes".into(),
+                state: JobState::Finished,
+                start_ms: Some(10),
+                end_ms: Some(20),
+                outcome: Some(JobOutcome {
+                    exit_code: Some(0),
+                    signal: None,
+                    finish_reason: Some("finished".into()),
+                    items: Some(10),
+                    responses: Some(11),
+                    errors: Some(0),
+                    log_counts: BTreeMap::from([("INFO".into(), 40)]),
+                }),
+            }),
+        ),
+        (
+            "create_user",
+            Command::CreateUser {
+                username: "ann".into(),
+                password_hash: "$argon2id$v=19$x".into(),
+                role: Role::Operator,
+            },
+        ),
+        ("update_user", Command::UpdateUser { username: "ann".into(), password_hash: None, role: Some(Role::Admin) }),
+        ("delete_user", Command::DeleteUser { username: "ann".into() }),
+        (
+            "create_token",
+            Command::CreateToken {
+                token_id: "tok_1".into(),
+                username: "ann".into(),
+                secret_sha256: "00ff".into(),
+                name: "ci".into(),
+            },
+        ),
+        ("revoke_token", Command::RevokeToken { token_id: "tok_1".into() }),
+        (
+            "record_alert",
+            Command::RecordAlert {
+                key: "leader:term:7".into(),
+                kind: "leader_change".into(),
+                subject: "master-2 leads".into(),
+                body: "term 7".into(),
+            },
+        ),
+    ]
+}

@@ -1,0 +1,1 @@
+//! spider-slave: arrives with issue 3.
