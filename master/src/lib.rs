@@ -1,1 +1,20 @@
-//! spider-master: arrives with issue 4.
+//! spider-master: one replica of the spider-platform control plane.
+//!
+//! - [`config`]: `MasterConfig`, validated once at start-up.
+//! - [`node`]: boot and shutdown (`start` is shared by `main` and the tests).
+//! - [`raft_net`]: Raft between masters over HTTP, authenticated with the cluster secret.
+//! - [`bootstrap`]: forming a fresh cluster.
+//! - [`propose`]: getting a command into the log from any master (forwarding), and
+//!   linearizable reads.
+//! - [`api`]: the HTTP API (`/api/v1`, `/healthz`, `/leader`).
+//! - [`leader`]: leader-only services and their supervisor.
+
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod api;
+pub mod bootstrap;
+pub mod config;
+pub mod leader;
+pub mod node;
+pub mod propose;
+pub mod raft_net;

@@ -1,0 +1,33 @@
+//! The master's HTTP API.
+//!
+//! - `/healthz`, `/leader`: for load balancers, no auth ([`health`]).
+//! - `/api/v1/...`: JSON, bearer-token auth ([`auth`]), errors typed by [`error::ApiError`].
+//!   One module per resource group: [`cluster`].
+
+pub mod auth;
+pub mod cluster;
+pub mod error;
+pub mod health;
+
+use std::sync::Arc;
+
+use axum::routing::delete;
+use axum::routing::get;
+use axum::Router;
+
+use crate::node::MasterNode;
+
+/// Builds the API router (without `/raft/*`, which `raft_net::server` adds).
+pub fn router(node: Arc<MasterNode>) -> Router {
+    let v1 = Router::new()
+        .route("/cluster", get(cluster::get_cluster))
+        .route("/cluster/members", axum::routing::post(cluster::add_member))
+        .route("/cluster/members/{id}", delete(cluster::remove_member))
+        .layer(axum::middleware::from_fn_with_state(node.clone(), auth::require_token));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/leader", get(health::leader))
+        .nest("/api/v1", v1)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(node)
+}

@@ -1,0 +1,162 @@
+//! `MasterConfig`: everything a master needs to start, from a TOML file, environment
+//! variables and command-line flags (later sources win), validated once at start-up.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use serde::Serialize;
+
+/// The cluster secret masters present to each other. Never printed.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClusterSecret(pub String);
+
+impl fmt::Debug for ClusterSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClusterSecret(<redacted>)")
+    }
+}
+
+/// Raft timing and snapshot knobs. Defaults suit a 3-node LAN cluster on modest machines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RaftTiming {
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// Election timeout is drawn from [min, max).
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    /// Build a snapshot after this many log entries since the last one.
+    pub snapshot_after_logs: u64,
+    /// Keep this many entries after a snapshot (so slow followers avoid a snapshot).
+    pub max_in_snapshot_log_to_keep: u64,
+    /// Deadline of one snapshot transfer (snapshots carry eggs: megabytes).
+    pub install_snapshot_timeout_ms: u64,
+    /// Deadline of every other Raft RPC.
+    pub rpc_timeout_ms: u64,
+}
+
+impl Default for RaftTiming {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 500,
+            election_timeout_max_ms: 1000,
+            snapshot_after_logs: 5000,
+            max_in_snapshot_log_to_keep: 1000,
+            install_snapshot_timeout_ms: 30_000,
+            rpc_timeout_ms: 1000,
+        }
+    }
+}
+
+/// One master's configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MasterConfig {
+    /// This master's Raft node id; unique in the cluster, > 0.
+    pub node_id: u64,
+    /// Address to bind the HTTP server (API and Raft RPC) to; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Base URL other masters and clients use to reach this one, e.g. `http://10.0.0.1:7000`.
+    /// Defaults to `http://<listen>` (with the bound port when `listen` has port 0).
+    #[serde(default)]
+    pub advertise: Option<String>,
+    /// Every initial voter of the cluster, this one included: node id → advertised base URL.
+    /// Empty for a master that will be added to an existing cluster through the API.
+    #[serde(default)]
+    pub peers: BTreeMap<u64, String>,
+    /// Where the RocksDB store and snapshots live.
+    pub data_dir: PathBuf,
+    /// Shared by all masters; authenticates Raft RPC and forwarded writes.
+    pub cluster_secret: ClusterSecret,
+    /// Bearer token with the admin role for the API. If absent, one is generated at first start
+    /// and written to `<data_dir>/admin-token` (mode 0600).
+    #[serde(default)]
+    pub admin_token: Option<ClusterSecret>,
+    #[serde(default)]
+    pub raft: RaftTiming,
+    /// Largest accepted egg upload, bytes.
+    #[serde(default = "default_max_egg_bytes")]
+    pub max_egg_bytes: usize,
+}
+
+fn default_max_egg_bytes() -> usize {
+    32 * 1024 * 1024
+}
+
+/// A configuration that cannot work; the message says which field and why.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl MasterConfig {
+    /// Parses a TOML document.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError(e.to_string()))
+    }
+
+    /// Checks everything that can be checked before binding sockets or opening the store.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.node_id == 0 {
+            return Err(ConfigError("node_id must be > 0".into()));
+        }
+        if self.cluster_secret.0.len() < 16 {
+            return Err(ConfigError("cluster_secret must be at least 16 characters".into()));
+        }
+        if !self.peers.is_empty() && !self.peers.contains_key(&self.node_id) {
+            return Err(ConfigError(format!("peers must include this node (node_id {})", self.node_id)));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for (id, url) in &self.peers {
+            if *id == 0 {
+                return Err(ConfigError("peers: node id 0 is not allowed".into()));
+            }
+            if !url.starts_with("http://") && !url.starts_with("https://") {
+                return Err(ConfigError(format!("peers.{id}: {url:?} is not an http(s) URL")));
+            }
+            if !seen.insert(url.trim_end_matches('/')) {
+                return Err(ConfigError(format!("peers: {url} is listed for two node ids")));
+            }
+        }
+        let t = &self.raft;
+        if t.heartbeat_ms == 0 || t.heartbeat_ms * 2 > t.election_timeout_min_ms {
+            return Err(ConfigError(
+                "raft.heartbeat_ms must be > 0 and at most half of election_timeout_min_ms".into(),
+            ));
+        }
+        if t.election_timeout_min_ms >= t.election_timeout_max_ms {
+            return Err(ConfigError("raft.election_timeout_min_ms must be below election_timeout_max_ms".into()));
+        }
+        if let Some(dir) = self.data_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            if dir.exists() && !dir.is_dir() {
+                return Err(ConfigError(format!("data_dir parent {} is not a directory", dir.display())));
+            }
+        }
+        if self.data_dir.exists() && !self.data_dir.is_dir() {
+            return Err(ConfigError(format!("data_dir {} is not a directory", self.data_dir.display())));
+        }
+        Ok(())
+    }
+
+    /// The openraft configuration derived from the timing knobs.
+    pub fn openraft_config(&self) -> Result<openraft::Config, ConfigError> {
+        let t = &self.raft;
+        let c = openraft::Config {
+            cluster_name: "spider-platform".into(),
+            heartbeat_interval: t.heartbeat_ms,
+            election_timeout_min: t.election_timeout_min_ms,
+            election_timeout_max: t.election_timeout_max_ms,
+            install_snapshot_timeout: t.install_snapshot_timeout_ms,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(t.snapshot_after_logs),
+            max_in_snapshot_log_to_keep: t.max_in_snapshot_log_to_keep,
+            // A restarted leader must not believe it still leads (openraft #1467/#1511).
+            enable_leader_restore: Some(false),
+            ..Default::default()
+        };
+        c.validate().map_err(|e| ConfigError(e.to_string()))
+    }
+}
