@@ -67,7 +67,7 @@ pub struct MasterConfig {
     pub advertise: Option<String>,
     /// Every initial voter of the cluster, this one included: node id → advertised base URL.
     /// Empty for a master that will be added to an existing cluster through the API.
-    #[serde(default)]
+    #[serde(default, with = "peer_map")]
     pub peers: BTreeMap<u64, String>,
     /// Where the RocksDB store and snapshots live.
     pub data_dir: PathBuf,
@@ -86,6 +86,30 @@ pub struct MasterConfig {
 
 fn default_max_egg_bytes() -> usize {
     32 * 1024 * 1024
+}
+
+/// TOML table keys are strings: `peers` is written `1 = "http://..."` and read into numeric ids.
+mod peer_map {
+    use std::collections::BTreeMap;
+
+    use serde::de::Error;
+    use serde::Deserialize;
+    use serde::Deserializer;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(peers: &BTreeMap<u64, String>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(peers.iter().map(|(k, v)| (k.to_string(), v)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<u64, String>, D::Error> {
+        let raw = BTreeMap::<String, String>::deserialize(d)?;
+        raw.into_iter()
+            .map(|(k, v)| match k.parse::<u64>() {
+                Ok(id) => Ok((id, v)),
+                Err(_) => Err(D::Error::custom(format!("peers: {k:?} is not a node id (a positive integer)"))),
+            })
+            .collect()
+    }
 }
 
 /// A configuration that cannot work; the message says which field and why.
@@ -158,5 +182,66 @@ impl MasterConfig {
             ..Default::default()
         };
         c.validate().map_err(|e| ConfigError(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../deploy/master.example.toml");
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let c = MasterConfig::from_toml(EXAMPLE).expect("parses");
+        c.validate().expect("validates");
+        assert_eq!(c.peers.len(), 3);
+        c.openraft_config().expect("openraft accepts the timing");
+    }
+
+    fn err(edit: impl Fn(&mut MasterConfig)) -> String {
+        let mut c = MasterConfig::from_toml(EXAMPLE).expect("parses");
+        edit(&mut c);
+        c.validate().expect_err("must be refused").to_string()
+    }
+
+    #[test]
+    fn invalid_configs_say_what_is_wrong() {
+        assert!(err(|c| c.cluster_secret = ClusterSecret(String::new())).contains("cluster_secret"));
+        assert!(err(|c| c.node_id = 0).contains("node_id"));
+        assert!(err(|c| c.node_id = 7).contains("peers must include"));
+        assert!(err(|c| {
+            c.peers.insert(4, "http://10.0.0.1:7000".into());
+        })
+        .contains("two node ids"));
+        assert!(err(|c| {
+            c.peers.insert(4, "10.0.0.4:7000".into());
+        })
+        .contains("not an http(s) URL"));
+        assert!(err(|c| c.raft.heartbeat_ms = 400).contains("heartbeat_ms"));
+        assert!(err(|c| c.data_dir = "/etc/hostname".into()).contains("not a directory"));
+    }
+
+    #[test]
+    fn duplicate_ids_and_unknown_fields_are_parse_errors() {
+        let dup = EXAMPLE.replace("3 = \"http://10.0.0.3:7000\"", "2 = \"http://10.0.0.3:7000\"");
+        assert!(MasterConfig::from_toml(&dup).expect_err("duplicate").to_string().contains("duplicate"));
+        let unknown = format!("{EXAMPLE}\n[raft2]\nx = 1\n");
+        assert!(MasterConfig::from_toml(&unknown).is_err());
+    }
+
+    #[test]
+    fn a_written_config_reads_back_equal() {
+        let c = MasterConfig::from_toml(EXAMPLE).expect("parses");
+        let text = toml::to_string(&c).expect("serialises");
+        assert_eq!(MasterConfig::from_toml(&text).expect("reparses"), c);
+        let bad = EXAMPLE.replace("1 = \"http://10.0.0.1:7000\"", "one = \"http://10.0.0.1:7000\"");
+        assert!(MasterConfig::from_toml(&bad).expect_err("bad id").to_string().contains("not a node id"));
+    }
+
+    #[test]
+    fn the_secret_is_never_printed() {
+        let c = MasterConfig::from_toml(EXAMPLE).expect("parses");
+        assert!(!format!("{c:?}").contains("change-me"));
     }
 }

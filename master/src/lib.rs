@@ -8,6 +8,7 @@
 //!   linearizable reads.
 //! - [`api`]: the HTTP API (`/api/v1`, `/healthz`, `/leader`).
 //! - [`leader`]: leader-only services and their supervisor.
+//! - [`scheduler`]: the cron planner (pure) for the leader.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -18,3 +19,4 @@ pub mod leader;
 pub mod node;
 pub mod propose;
 pub mod raft_net;
+pub mod scheduler;

@@ -1,0 +1,141 @@
+//! The scheduler's planner: `(schedules, now) → actions`. Pure: no clock, no I/O.
+//!
+//! For every active schedule it enumerates the ticks due since the schedule's cursor
+//! (`last_decided_tick`, or its creation) up to `now`, and decides per the policies:
+//!
+//! - **Misfire.** A tick is *on time* if it is at most [`ON_TIME_MS`] late. `skip` fires only an
+//!   on-time newest tick; `fire_once{starting_deadline}` fires the newest due tick if it is at
+//!   most the deadline late; `fire_all{cap}` fires the newest `cap` due ticks, oldest first.
+//!   When nothing may fire, the newest due tick is recorded as `Skip(Misfire{late_ms})`, so the
+//!   history shows a deliberate miss; older missed ticks are covered by that record (the cursor
+//!   jumps past them) rather than listed one by one.
+//! - **Overlap**, judged on the replicated job table (`active_job`): `allow` fires; `forbid`
+//!   records `Skip(Overlap)` instead; `replace` emits `Cancel` of the running job, then fires.
+//!   Under `forbid`/`replace` at most one tick fires per plan.
+//!
+//! Every action carries the schedule version it was planned from, so `apply` refuses it if the
+//! schedule changed (or was paused) in between, and refuses any tick already decided.
+
+use raft_store::state::MisfirePolicy;
+use raft_store::state::OverlapPolicy;
+use raft_store::state::Schedule;
+use raft_store::state::SkipReason;
+use raft_store::Tick;
+
+/// How late a tick may be and still count as on time (covers scheduler loop latency and a
+/// leader failover).
+pub const ON_TIME_MS: u64 = 10_000;
+
+/// Upper bound on the ticks enumerated for one schedule in one plan.
+pub const MAX_ENUMERATED: usize = 10_000;
+
+/// Where a schedule's ticks fall. Implemented with cron expressions and time zones by the
+/// runtime, and by simple arithmetic in tests.
+pub trait Ticks {
+    /// The first tick strictly after `after_ms` (Unix ms), if any.
+    fn next_after(&self, schedule: &Schedule, after_ms: i64) -> Option<i64>;
+}
+
+/// What the planner wants done, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Fire(Tick),
+    Skip {
+        tick: Tick,
+        reason: SkipReason,
+    },
+    /// Cancel the schedule's running job before firing (overlap policy `replace`).
+    Cancel {
+        job_id: String,
+    },
+}
+
+/// One schedule as the planner sees it.
+pub struct Input<'a> {
+    pub schedule: &'a Schedule,
+    /// The schedule's newest pending or running job, if any.
+    pub active_job: Option<&'a str>,
+}
+
+fn tick(s: &Schedule, tick_ms: i64) -> Tick {
+    Tick { schedule_id: s.id.clone(), tick_ms, schedule_version: s.version }
+}
+
+/// The cursor after which ticks are due: the last decided tick, or just before creation.
+fn cursor(s: &Schedule) -> i64 {
+    s.last_decided_tick.unwrap_or(s.created_at_ms as i64 - 1)
+}
+
+/// Due ticks of `s` in `(cursor, now]`, oldest first, at most `MAX_ENUMERATED` (the newest ones).
+fn due_ticks(s: &Schedule, now_ms: i64, ticks: &impl Ticks) -> Vec<i64> {
+    let mut out = std::collections::VecDeque::new();
+    let mut at = cursor(s);
+    while let Some(t) = ticks.next_after(s, at) {
+        if t > now_ms || t <= at {
+            break;
+        }
+        if out.len() == MAX_ENUMERATED {
+            out.pop_front();
+        }
+        out.push_back(t);
+        at = t;
+    }
+    out.into()
+}
+
+/// Plans one schedule.
+pub fn plan_one(input: &Input<'_>, now_ms: i64, ticks: &impl Ticks) -> Vec<Action> {
+    let s = input.schedule;
+    if s.paused {
+        return vec![];
+    }
+    let due = due_ticks(s, now_ms, ticks);
+    let Some(&newest) = due.last() else { return vec![] };
+    let late = |t: i64| now_ms.saturating_sub(t).max(0) as u64;
+    let fire: Vec<i64> = match &s.spec.misfire {
+        MisfirePolicy::Skip if late(newest) <= ON_TIME_MS => vec![newest],
+        MisfirePolicy::Skip => vec![],
+        MisfirePolicy::FireOnce { starting_deadline_ms } if late(newest) <= (*starting_deadline_ms).max(ON_TIME_MS) => {
+            vec![newest]
+        }
+        MisfirePolicy::FireOnce { .. } => vec![],
+        MisfirePolicy::FireAll { cap } => {
+            let cap = (*cap).max(1) as usize;
+            due[due.len().saturating_sub(cap)..].to_vec()
+        }
+    };
+    if fire.is_empty() {
+        return vec![Action::Skip { tick: tick(s, newest), reason: SkipReason::Misfire { late_ms: late(newest) } }];
+    }
+    let mut actions = Vec::new();
+    match (s.spec.overlap, input.active_job) {
+        (OverlapPolicy::Allow, _) => actions.extend(fire.into_iter().map(|t| Action::Fire(tick(s, t)))),
+        (OverlapPolicy::Forbid, Some(job)) => actions
+            .push(Action::Skip { tick: tick(s, newest), reason: SkipReason::Overlap { job_id: job.to_string() } }),
+        (OverlapPolicy::Replace, Some(job)) => {
+            actions.push(Action::Cancel { job_id: job.to_string() });
+            actions.push(Action::Fire(tick(s, newest)));
+        }
+        (OverlapPolicy::Forbid | OverlapPolicy::Replace, None) => actions.push(Action::Fire(tick(s, newest))),
+    }
+    actions
+}
+
+/// Plans every schedule, in the order given.
+pub fn plan<'a>(inputs: impl IntoIterator<Item = Input<'a>>, now_ms: i64, ticks: &impl Ticks) -> Vec<Action> {
+    inputs.into_iter().flat_map(|i| plan_one(&i, now_ms, ticks)).collect()
+}
+
+/// When the planner next has something to do: the earliest tick after `now` over all active
+/// schedules (the runtime sleeps until then, or until the state changes).
+pub fn next_wakeup<'a>(
+    schedules: impl IntoIterator<Item = &'a Schedule>,
+    now_ms: i64,
+    ticks: &impl Ticks,
+) -> Option<i64> {
+    schedules.into_iter().filter(|s| !s.paused).filter_map(|s| ticks.next_after(s, cursor(s).max(now_ms))).min()
+}
+
+#[cfg(test)]
+#[path = "plan_test.rs"]
+mod plan_test;
