@@ -13,4 +13,13 @@ cargo fmt --all -- --check
 say "cargo clippy (release profile, warnings are errors)"
 cargo clippy --release --workspace --all-targets -- -D warnings
 say "cargo test (release profile)"
-cargo test --release --workspace
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --release --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole run (cargo prints one "test result" per test binary).
+awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
