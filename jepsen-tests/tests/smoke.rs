@@ -1,0 +1,15 @@
+//! The smoke set, as part of the README's test command (run as root).
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn smoke_scenarios_are_valid() {
+    assert!(
+        std::process::Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false),
+        "the fault-injection suite needs root (network namespaces, iptables): run scripts/test.sh"
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let results = jepsen_tests::scenario::smoke(out.path()).await.expect("smoke run");
+    assert_eq!(results["valid"], true, "{results:#}");
+    assert_eq!(results["faults_injected"], 3);
+    assert!(out.path().join("results.json").is_file());
+    assert!(out.path().join("report.html").is_file());
+}
