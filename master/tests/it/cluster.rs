@@ -129,6 +129,16 @@ async fn a_lagging_master_is_brought_up_by_snapshot() {
     let leader = c.leader().await;
     let lagging = c.follower(leader);
     c.stop(lagging).await;
+    // Eggs live in the state: a multi-megabyte egg makes the snapshot multi-megabyte.
+    let egg: Vec<u8> = (0..6 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let stored = c
+        .node(leader)
+        .node
+        .proposer
+        .propose(Command::AddVersion { project: "big".into(), version: "1".into(), egg: egg.clone() })
+        .await
+        .expect("store egg");
+    let Applied::VersionStored { sha256, .. } = stored.applied else { panic!("{:?}", stored.applied) };
     let mut last = 0;
     for _ in 0..60 {
         last = create_via(&c, leader).await.expect("write").1;
@@ -147,6 +157,7 @@ async fn a_lagging_master_is_brought_up_by_snapshot() {
     assert_eq!(c.node(lagging).node.state.digest(), digest);
     let snap = c.node(lagging).node.metrics().snapshot;
     assert!(snap.is_some(), "lagging master installed a snapshot");
+    assert_eq!(c.node(lagging).node.state.egg_bytes(&sha256).expect("read egg"), Some(egg), "the egg came with it");
     c.shutdown().await;
 }
 
@@ -201,5 +212,55 @@ async fn a_master_is_added_and_removed_at_runtime() {
         .expect("remove unknown");
     assert_eq!(r.status(), 404);
     fourth.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dead_master_is_replaced_by_a_new_one() {
+    // The runbook in deploy/README.md: remove the dead voter, start the replacement with an
+    // empty data dir and no peers, add it through the API.
+    let mut c = TestCluster::start(3, |_| {}).await;
+    let leader = c.leader().await;
+    let dead = c.follower(leader);
+    c.stop(dead).await;
+    let r = c
+        .http
+        .delete(format!("{}/api/v1/cluster/members/{dead}", c.url(leader)))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .expect("remove dead");
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = l.local_addr().expect("addr");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let replacement = master::node::start_on(config(7, addr, BTreeMap::new(), dir.path()), l).await.expect("start");
+    let r = c
+        .http
+        .post(format!("{}/api/v1/cluster/members", c.url(leader)))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"id": 7, "addr": format!("http://{addr}")}))
+        .send()
+        .await
+        .expect("add replacement");
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let mut voters: Vec<u64> = c.node(leader).node.raft.voter_ids().collect();
+    voters.sort();
+    let mut want: Vec<u64> = [1, 2, 3].into_iter().filter(|i| *i != dead).chain([7]).collect();
+    want.sort();
+    assert_eq!(voters, want);
+    // The cluster still commits, and the replacement has everything.
+    let (_, index) = create_via(&c, leader).await.expect("write");
+    let digest = c.converged(index).await;
+    eventually("replacement caught up", Duration::from_secs(20), || async {
+        let a = replacement.node.state.last_applied().map(|l| l.index()).unwrap_or(0);
+        if a >= index && replacement.node.state.digest() == digest {
+            Ok(())
+        } else {
+            Err(format!("applied {a}"))
+        }
+    })
+    .await;
+    replacement.shutdown().await;
     c.shutdown().await;
 }
