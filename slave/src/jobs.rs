@@ -54,6 +54,9 @@ pub struct RunningJob {
     /// Set once a cancel signalled it.
     #[serde(default)]
     pub cancel_requested: bool,
+    /// A signal asked for before the process existed; sent right after spawning.
+    #[serde(default)]
+    pub pending_signal: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -64,6 +67,10 @@ pub struct FinishedJob {
     pub start_time: DateTime<FixedOffset>,
     pub end_time: DateTime<FixedOffset>,
     pub outcome: Outcome,
+    /// Serialised listjobs fragments (before and after the URL fields). A finished job never
+    /// changes, so it is rendered once; only file existence is checked per request.
+    #[serde(skip)]
+    pub rendered: std::sync::OnceLock<(String, String)>,
 }
 
 /// Where a job is, for status.json.
@@ -131,6 +138,7 @@ impl JobBook {
                         proc_start,
                         start_time,
                         cancel_requested: false,
+                        pending_signal: None,
                     });
                 }
             }
@@ -144,6 +152,7 @@ impl JobBook {
                         start_time: r.start_time,
                         end_time,
                         outcome,
+                        rendered: Default::default(),
                     });
                 }
             }
@@ -265,18 +274,22 @@ impl JobBook {
             proc_start: None,
             start_time: Local::now().fixed_offset(),
             cancel_requested: false,
+            pending_signal: None,
         };
         self.running.push(r.clone());
         Some(r)
     }
 
-    /// Records that a taken job's process started (or failed to: `pid = None`).
-    pub fn started(&mut self, seq: u64, pid: Option<u32>, proc_start: Option<u64>) -> Result<()> {
-        let Some(r) = self.running.iter_mut().find(|r| r.seq == seq) else { return Ok(()) };
+    /// Records that a taken job's process started (or failed to: `pid = None`). Returns a
+    /// signal that a cancel asked for before the process existed, to be sent now.
+    pub fn started(&mut self, seq: u64, pid: Option<u32>, proc_start: Option<u64>) -> Result<Option<i32>> {
+        let Some(r) = self.running.iter_mut().find(|r| r.seq == seq) else { return Ok(None) };
         r.pid = pid;
         r.proc_start = proc_start;
+        let pending = r.pending_signal.take();
         let ev = Event::Start { seq, pid, proc_start, start_time: r.start_time };
-        self.record(&ev)
+        self.record(&ev)?;
+        Ok(pending)
     }
 
     /// Moves a running job to finished.
@@ -287,11 +300,15 @@ impl JobBook {
         Ok(())
     }
 
-    /// Running jobs matching `(project, job)`, marking them as cancel-requested.
-    pub fn running_to_signal(&mut self, project: &str, job: &str) -> Vec<RunningJob> {
+    /// Running jobs matching `(project, job)`, marking them as cancel-requested. A job whose
+    /// process is not spawned yet keeps `signal` to receive it as soon as it has a pid.
+    pub fn running_to_signal(&mut self, project: &str, job: &str, signal: i32) -> Vec<RunningJob> {
         let mut out = Vec::new();
         for r in self.running.iter_mut().filter(|r| r.spec.project == project && r.spec.id == job) {
             r.cancel_requested = true;
+            if r.pid.is_none() {
+                r.pending_signal = Some(signal);
+            }
             out.push(r.clone());
         }
         out

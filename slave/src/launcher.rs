@@ -86,8 +86,17 @@ fn start(app: &Arc<App>, job: RunningJob) {
         Ok(child) => {
             let pid = child.id();
             let proc_start = pid.and_then(procinfo::start_ticks);
-            if let Err(e) = app.book().started(job.seq, pid, proc_start) {
-                tracing::error!(cause = %e, job = %job.spec.id, "cannot record started job");
+            match app.book().started(job.seq, pid, proc_start) {
+                Ok(Some(sig)) => {
+                    // A cancel arrived between taking the job and spawning it.
+                    if let Some(p) = pid {
+                        if let Err(e) = procinfo::send_signal(p, sig) {
+                            tracing::warn!(job = %job.spec.id, cause = %e, "cannot deliver an early cancel");
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(cause = %e, job = %job.spec.id, "cannot record started job"),
             }
             tracing::info!(job = %job.spec.id, project = %job.spec.project, spider = %job.spec.spider, pid = ?pid, "crawl started");
             tokio::spawn(watch_child(app.clone(), job, child));

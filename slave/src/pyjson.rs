@@ -16,6 +16,8 @@ pub enum Json {
     Str(String),
     Arr(Vec<Json>),
     Obj(Vec<(String, Json)>),
+    /// Already serialised JSON text, written verbatim (for cached fragments).
+    Raw(String),
 }
 
 impl From<&str> for Json {
@@ -82,9 +84,19 @@ pub fn obj<K: Into<String>, V: Into<Json>>(pairs: impl IntoIterator<Item = (K, V
 impl Json {
     /// Serialises as Python's `json.dumps(value)` would.
     pub fn dumps(&self) -> String {
-        let mut out = String::with_capacity(64);
+        let mut out = String::with_capacity(self.size_hint());
         self.write(&mut out);
         out
+    }
+
+    /// A cheap guess of the serialised length, to allocate once.
+    fn size_hint(&self) -> usize {
+        match self {
+            Json::Str(s) | Json::Raw(s) => s.len() + 2,
+            Json::Arr(items) => 2 + items.iter().map(|i| i.size_hint() + 2).sum::<usize>(),
+            Json::Obj(pairs) => 2 + pairs.iter().map(|(k, v)| k.len() + 6 + v.size_hint()).sum::<usize>(),
+            _ => 8,
+        }
     }
 
     fn write(&self, out: &mut String) {
@@ -97,6 +109,7 @@ impl Json {
             }
             Json::Float(f) => write_float(*f, out),
             Json::Str(s) => write_str(s, out),
+            Json::Raw(s) => out.push_str(s),
             Json::Arr(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -137,6 +150,11 @@ fn write_float(f: f64, out: &mut String) {
 
 fn write_str(s: &str, out: &mut String) {
     out.push('"');
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use chrono::{DateTime, FixedOffset, Local};
+use chrono::{DateTime, FixedOffset};
 
 use crate::api::params::{bytes_repr, Params};
-use crate::app::App;
+use crate::app::{App, FileIndex};
 use crate::error::{Error, Result};
-use crate::jobs::{JobSpec, JobState};
+use crate::jobs::{FinishedJob, JobSpec, JobState};
 use crate::procinfo;
 use crate::pyjson::{obj, Json};
 
@@ -24,9 +24,21 @@ fn pair(k: &str, v: impl Into<Json>) -> (String, Json) {
     (k.to_string(), v.into())
 }
 
-/// Python `str(datetime)` in naive local time, always with microseconds.
+/// Python `str(datetime)` in naive local time, always with microseconds. Times are stored with
+/// the local offset they were taken in, so their own wall-clock reading is the local time.
 pub fn fmt_time(t: &DateTime<FixedOffset>) -> String {
-    t.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    use chrono::{Datelike, Timelike};
+    let n = t.naive_local();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}",
+        n.year(),
+        n.month(),
+        n.day(),
+        n.hour(),
+        n.minute(),
+        n.second(),
+        n.nanosecond() % 1_000_000_000 / 1000
+    )
 }
 
 fn kv(pairs: &[(String, String)]) -> Json {
@@ -116,7 +128,7 @@ pub fn cancel(app: &Arc<App>, p: &Params) -> Payload {
     if book.cancel_pending(&project, &job)? {
         prevstate = Json::from("pending");
     }
-    for r in book.running_to_signal(&project, &job) {
+    for r in book.running_to_signal(&project, &job, sig) {
         if let Some(pid) = r.pid {
             if let Err(e) = procinfo::send_signal(pid, sig) {
                 tracing::warn!(job = %job, pid, cause = %e, "cannot signal crawl");
@@ -160,6 +172,7 @@ pub fn listjobs(app: &Arc<App>, p: &Params) -> Payload {
         }
     }
     let keep = |s: &JobSpec| project.as_deref().is_none_or(|pr| s.project == pr);
+    let mut files = FileIndex::default();
     let book = app.book();
     let pending: Vec<Json> = book
         .pending()
@@ -189,8 +202,8 @@ pub fn listjobs(app: &Arc<App>, p: &Params) -> Payload {
                 ("spider", Json::from(s.spider.as_str())),
                 ("pid", Json::from(j.pid)),
                 ("start_time", Json::from(fmt_time(&j.start_time))),
-                ("log_url", Json::from(app.log_url(s))),
-                ("items_url", Json::from(app.items_url(s))),
+                ("log_url", Json::from(app.log_url(s, &mut files))),
+                ("items_url", Json::from(app.items_url(s, &mut files))),
                 ("version", Json::from(s.version.clone())),
                 ("settings", kv(&s.settings)),
                 ("args", kv(&s.args)),
@@ -201,22 +214,32 @@ pub fn listjobs(app: &Arc<App>, p: &Params) -> Payload {
         .finished_newest_first()
         .filter(|j| keep(&j.spec))
         .map(|j| {
-            let s = &j.spec;
-            let mut fields = vec![
-                pair("id", s.id.as_str()),
-                pair("project", s.project.as_str()),
-                pair("spider", s.spider.as_str()),
-                pair("start_time", fmt_time(&j.start_time)),
-                pair("end_time", fmt_time(&j.end_time)),
-                pair("log_url", app.log_url(s)),
-                pair("items_url", app.items_url(s)),
-                pair("version", s.version.clone()),
-                ("settings".into(), kv(&s.settings)),
-                ("args".into(), kv(&s.args)),
-            ];
-            fields.extend(j.outcome.fields());
-            Json::Obj(fields)
+            let (head, tail) = j.rendered.get_or_init(|| render_finished(j));
+            let log = Json::from(app.log_url(&j.spec, &mut files)).dumps();
+            let items = Json::from(app.items_url(&j.spec, &mut files)).dumps();
+            Json::Raw(format!("{{{head}, \"log_url\": {log}, \"items_url\": {items}, {tail}}}"))
         })
         .collect();
     Ok(vec![pair("pending", pending), pair("running", running), pair("finished", finished)])
+}
+
+/// The fixed parts of a finished listjobs item: the fields before `log_url`, and those after
+/// `items_url` (without braces).
+fn render_finished(j: &FinishedJob) -> (String, String) {
+    let s = &j.spec;
+    let inner = |pairs: Vec<(String, Json)>| {
+        let text = Json::Obj(pairs).dumps();
+        text[1..text.len() - 1].to_string()
+    };
+    let head = inner(vec![
+        pair("id", s.id.as_str()),
+        pair("project", s.project.as_str()),
+        pair("spider", s.spider.as_str()),
+        pair("start_time", fmt_time(&j.start_time)),
+        pair("end_time", fmt_time(&j.end_time)),
+    ]);
+    let mut tail =
+        vec![pair("version", s.version.clone()), ("settings".into(), kv(&s.settings)), ("args".into(), kv(&s.args))];
+    tail.extend(j.outcome.fields());
+    (head, inner(tail))
 }

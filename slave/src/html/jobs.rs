@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Response, StatusCode};
 use chrono::{DateTime, FixedOffset, Local};
 
 use super::{base_path, escape, html};
-use crate::app::App;
+use crate::app::{App, FileIndex};
 use crate::jobs::JobSpec;
 
 fn seconds(t: &DateTime<FixedOffset>) -> String {
@@ -100,6 +100,7 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response<B
     }
     out.push_str("</tr>\n</thead>\n");
     let now = Local::now().fixed_offset();
+    let mut files = FileIndex::default();
     let book = app.book();
     out.push_str(&format!("<tbody>\n<tr>\n    <th colspan=\"{n}\">Pending</th>\n</tr>\n"));
     for j in book.pending() {
@@ -111,8 +112,8 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response<B
             pid: j.pid.map(|p| p.to_string()).unwrap_or_default(),
             start: seconds(&j.start_time),
             runtime: runtime(&j.start_time, &now),
-            log: link(&base, app.log_url(&j.spec), "Log"),
-            items: link(&base, app.items_url(&j.spec), "Items"),
+            log: link(&base, app.log_url(&j.spec, &mut files), "Log"),
+            items: link(&base, app.items_url(&j.spec, &mut files), "Items"),
             cancel: cancel_form(&base, &j.spec),
             ..Row::default()
         };
@@ -124,8 +125,8 @@ pub async fn page(State(app): State<Arc<App>>, headers: HeaderMap) -> Response<B
             start: seconds(&j.start_time),
             runtime: runtime(&j.start_time, &j.end_time),
             finish: seconds(&j.end_time),
-            log: link(&base, app.log_url(&j.spec), "Log"),
-            items: link(&base, app.items_url(&j.spec), "Items"),
+            log: link(&base, app.log_url(&j.spec, &mut files), "Log"),
+            items: link(&base, app.items_url(&j.spec, &mut files), "Items"),
             ..Row::default()
         };
         row(&mut out, &cols, &j.spec, r);
