@@ -27,6 +27,8 @@ pub struct App {
     pub shutdown: CancellationToken,
     /// Host metrics sampler (CPU and rates need two samples).
     pub metrics: crate::metrics::Sampler,
+    /// The `dbs_dir` lock, held while this slave serves (released by `serve` on exit).
+    pub dir_lock: Mutex<Option<std::fs::File>>,
 }
 
 impl App {
@@ -41,6 +43,7 @@ impl App {
             wake: Notify::new(),
             shutdown,
             metrics: crate::metrics::Sampler::new(),
+            dir_lock: Mutex::new(None),
         }
     }
 

@@ -58,6 +58,29 @@ pub struct Journal {
     appended: usize,
 }
 
+/// Takes the exclusive lock of `dir` (`spider-slave.lock`, `flock`), so two slaves never share
+/// one journal. The lock lasts as long as the returned file is open.
+pub fn lock_dir(dir: &Path) -> Result<File> {
+    use std::os::fd::AsRawFd;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+    let path = dir.join("spider-slave.lock");
+    let f = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
+    // SAFETY: flock on a file descriptor we own; failure is reported through the return value.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        return Err(Error::Config(format!(
+            "another spider-slave is using {} (dbs_dir); stop it or choose another dbs_dir",
+            dir.display()
+        )));
+    }
+    Ok(f)
+}
+
 impl Journal {
     /// Reads every event of the journal in `dir` (creating the directory), skipping a torn tail.
     pub fn replay(dir: &Path) -> Result<Vec<Event>> {

@@ -67,8 +67,13 @@ pub use app::App;
 pub fn build_app(config: Config, shutdown: CancellationToken) -> Result<Arc<App>> {
     config.validate()?;
     let dir = (config.dbs_dir.as_os_str() != ":memory:").then(|| config.dbs_dir.clone());
+    let lock = dir.as_deref().map(journal::lock_dir).transpose()?;
     let book = jobs::JobBook::open(dir.as_deref(), config.finished_to_keep)?;
-    Ok(Arc::new(App::new(config, book, shutdown)))
+    let app = Arc::new(App::new(config, book, shutdown));
+    if let Ok(mut l) = app.dir_lock.lock() {
+        *l = lock;
+    }
+    Ok(app)
 }
 
 /// Serves the slave on `listener` (and the Unix socket, if configured) until `shutdown`
@@ -128,6 +133,9 @@ pub async fn serve(
     let _ = dispatcher.await;
     if let Err(e) = app.book().compact() {
         tracing::warn!(cause = %e, "cannot compact the journal at shutdown");
+    }
+    if let Ok(mut l) = app.dir_lock.lock() {
+        l.take();
     }
     Ok(())
 }

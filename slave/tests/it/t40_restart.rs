@@ -42,6 +42,21 @@ async fn wait_state(base: &str, job: &str, state: &str) -> Value {
     .await
 }
 
+/// Waits until `job` runs with a pid (a job is listed as running just before its spawn).
+async fn running_pid(base: &str, job: &str) -> u64 {
+    let base = base.to_string();
+    eventually(LONG, &format!("{job} running with a pid"), || {
+        let base = base.clone();
+        async move {
+            let v = get(&format!("{base}/listjobs.json")).await;
+            let pid =
+                v["running"].as_array().into_iter().flatten().find(|j| j["id"] == job).and_then(|j| j["pid"].as_u64());
+            pid.ok_or_else(|| v.to_string())
+        }
+    })
+    .await
+}
+
 #[tokio::test]
 async fn restart_keeps_queue_history_and_running_crawl() {
     let site = start_site().await;
@@ -69,9 +84,8 @@ async fn restart_keeps_queue_history_and_running_crawl() {
         &[("project", "demo"), ("spider", "quotes"), ("jobid", "queued"), ("url", &page)],
     )
     .await;
-    wait_state(&base, "long", "running").await;
+    let pid = running_pid(&base, "long").await;
     let before = get(&format!("{base}/listjobs.json")).await;
-    let pid = before["running"][0]["pid"].as_u64().unwrap();
     assert_eq!(before["pending"][0]["id"], "queued");
     slave.stop();
 
@@ -100,8 +114,7 @@ async fn restart_keeps_queue_history_and_running_crawl() {
         &[("project", "demo"), ("spider", "endless"), ("jobid", "ghost"), ("url", &endless)],
     )
     .await;
-    wait_state(&base, "ghost", "running").await;
-    let pid = get(&format!("{base}/listjobs.json")).await["running"][0]["pid"].as_u64().unwrap();
+    let pid = running_pid(&base, "ghost").await;
     slave.stop();
     unsafe_kill(pid as u32, 9);
     eventually(LONG, "the orphan crawl to die", || async move {

@@ -70,6 +70,13 @@ async fn metrics_json_and_prometheus() {
     assert!(text.contains("spider_host_memory_total_bytes "));
 }
 
+#[tokio::test]
+async fn two_slaves_cannot_share_dbs_dir() {
+    let s = Slave::start().await;
+    let err = slave::build_app(config_in(s.dir.path()), tokio_util::sync::CancellationToken::new()).unwrap_err();
+    assert!(err.to_string().contains("another spider-slave is using"), "{err}");
+}
+
 #[test]
 fn config_files_and_env_override() {
     let mut c = slave::Config::default();
