@@ -78,6 +78,10 @@ pub async fn schedule(app: &Arc<App>, p: &Params, headers: &HeaderMap) -> Payloa
         let (k, v) = s.split_once('=').ok_or(Error::SettingWithoutEquals(i))?;
         settings.push((k.to_string(), v.to_string()));
     }
+    // The job id names the log, items and JOBDIR files: it must be one safe path component.
+    if let Some(id) = &jobid {
+        crate::versions::check_component(id)?;
+    }
     let key = headers.get(IDEMPOTENCY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     if !app.project_exists(&project) {
         return Err(Error::ProjectNotFound(project));

@@ -57,6 +57,15 @@ async fn errors_are_http_200_with_scrapyd_messages() {
         s.post("/schedule.json", &[("project", "p"), ("spider", "s"), ("priority", "x")]).await["message"],
         "priority is invalid: could not convert string to float: b'x'"
     );
+    assert_eq!(
+        s.post("/schedule.json", &[("project", "p"), ("spider", "s"), ("jobid", "../x")]).await["message"],
+        "DirectoryTraversalError: ../x"
+    );
+    assert_eq!(s.get("/listversions.json?project=../p").await["message"], "DirectoryTraversalError: ../p");
+    assert_eq!(
+        s.post("/delversion.json", &[("project", "../p"), ("version", "1")]).await["message"],
+        "DirectoryTraversalError: ../p"
+    );
     let bad = reqwest::get(format!("{}/listversions.json?project=%ff", s.url)).await.unwrap().text().await.unwrap();
     assert!(
         bad.contains("project is invalid: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),

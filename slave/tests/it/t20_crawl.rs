@@ -213,3 +213,27 @@ async fn fair_slots_across_projects() {
     assert_eq!(killed["outcome"], "signalled");
     assert_eq!(killed["signal"], 9);
 }
+
+#[tokio::test]
+async fn jobs_to_keep_prunes_old_logs() {
+    let s = Slave::start_with(|c| {
+        c.max_proc = 1;
+        c.jobs_to_keep = 2;
+    })
+    .await;
+    assert_eq!(s.deploy("demo", "1").await["status"], "ok");
+    for id in ["k1", "k2", "k3", "k4"] {
+        s.post("/schedule.json", &[("project", "demo"), ("spider", "quotes"), ("jobid", id)]).await;
+        s.wait_state(id, "finished", LONG).await;
+    }
+    let mut logs: Vec<String> = std::fs::read_dir(s.path("logs/demo/quotes"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    logs.sort();
+    // Like Scrapyd: when a job starts, all but the newest `jobs_to_keep` files go.
+    assert_eq!(logs, ["k2.log", "k3.log", "k4.log"]);
+    let jobs = s.get("/listjobs.json").await;
+    let k1 = jobs["finished"].as_array().unwrap().iter().find(|j| j["id"] == "k1").unwrap().clone();
+    assert_eq!(k1["log_url"], Value::Null);
+}
