@@ -237,3 +237,25 @@ async fn jobs_to_keep_prunes_old_logs() {
     let k1 = jobs["finished"].as_array().unwrap().iter().find(|j| j["id"] == "k1").unwrap().clone();
     assert_eq!(k1["log_url"], Value::Null);
 }
+
+#[tokio::test]
+async fn runner_error_keeps_the_egg() {
+    use std::io::Write;
+    let s = Slave::start().await;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut w = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default();
+        w.start_file("EGG-INFO/entry_points.txt", opts).unwrap();
+        w.write_all(b"[scrapy]\nsettings = nosuchmodule_xyz.settings\n").unwrap();
+        w.finish().unwrap();
+    }
+    let v = deploy_bytes(&s.url, "broken", "1", buf.into_inner()).await;
+    let msg = v["message"].as_str().unwrap_or_default();
+    assert!(msg.starts_with("RunnerError: ") && msg.contains("nosuchmodule_xyz"), "{v}");
+    // As in Scrapyd, the egg stays stored and the project exists.
+    assert_eq!(s.get("/listprojects.json").await["projects"], json!(["broken"]));
+    assert_eq!(s.get("/listversions.json?project=broken").await["versions"], json!(["1"]));
+    let v = s.post("/schedule.json", &[("project", "broken"), ("spider", "x")]).await;
+    assert!(v["message"].as_str().unwrap_or_default().starts_with("RunnerError: "), "{v}");
+}

@@ -77,6 +77,38 @@ async fn two_slaves_cannot_share_dbs_dir() {
     assert!(err.to_string().contains("another spider-slave is using"), "{err}");
 }
 
+#[tokio::test]
+async fn unix_socket_is_served_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("slave.sock");
+    let sock2 = sock.clone();
+    let s = Slave::start_with(move |c| c.unix_socket_path = Some(sock2)).await;
+    let sock3 = sock.clone();
+    eventually(std::time::Duration::from_secs(10), "the socket to appear", || {
+        let p = sock3.clone();
+        async move {
+            if p.exists() {
+                Ok(())
+            } else {
+                Err("absent".to_string())
+            }
+        }
+    })
+    .await;
+    assert_eq!(std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777, 0o660);
+    let out = tokio::process::Command::new("curl")
+        .args(["-s", "--unix-socket"])
+        .arg(&sock)
+        .arg("http://localhost/daemonstatus.json")
+        .output()
+        .await
+        .expect("curl is needed for this test");
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.ends_with("\"node_name\": \"test-node\"}\n"), "{body}");
+    drop(s);
+}
+
 #[test]
 fn config_files_and_env_override() {
     let mut c = slave::Config::default();
