@@ -34,7 +34,8 @@ fn authorized(app: &App, req: &Request) -> bool {
     let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else { return false };
     let Some(colon) = decoded.iter().position(|b| *b == b':') else { return false };
     let (user, pass) = (&decoded[..colon], &decoded[colon + 1..]);
-    constant_time_eq(user, app.config.username.as_bytes()) & constant_time_eq(pass, app.config.password.as_bytes())
+    constant_time_eq(user, app.config.username.as_bytes())
+        & constant_time_eq(pass, app.config.password.expose().as_bytes())
 }
 
 /// The 401 answer.

@@ -37,8 +37,8 @@ pub struct Config {
     pub unix_socket_path: Option<PathBuf>,
     /// Basic auth user; auth is on only when both user and password are non-empty.
     pub username: String,
-    /// Basic auth password. Never logged.
-    pub password: String,
+    /// Basic auth password. Never logged: its `Debug` is redacted.
+    pub password: Secret,
     /// `node_name` in every JSON answer.
     pub node_name: String,
     /// Process slots; 0 means `max_proc_per_cpu` × CPUs.
@@ -80,7 +80,7 @@ impl Default for Config {
             http_port: 6800,
             unix_socket_path: None,
             username: String::new(),
-            password: String::new(),
+            password: Secret::default(),
             node_name: hostname(),
             max_proc: 0,
             max_proc_per_cpu: 4,
@@ -99,6 +99,29 @@ impl Default for Config {
             services: SERVICES.iter().map(|s| (s.to_string(), true)).collect(),
             settings: Vec::new(),
         }
+    }
+}
+
+/// A secret string whose `Debug` never shows the value.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The value, for the one place that must compare it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Self {
+        Secret(s.to_string())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"***\"" })
     }
 }
 
@@ -248,7 +271,7 @@ impl Config {
             "http_port" => self.http_port = value.parse().map_err(|_| bad("not a port"))?,
             "unix_socket_path" => self.unix_socket_path = opt_path(value),
             "username" => self.username = value.to_string(),
-            "password" => self.password = value.to_string(),
+            "password" => self.password = Secret::from(value),
             "node_name" => self.node_name = value.to_string(),
             "max_proc" => self.max_proc = value.parse().map_err(|_| bad("not an integer"))?,
             "max_proc_per_cpu" => self.max_proc_per_cpu = value.parse().map_err(|_| bad("not an integer"))?,
@@ -282,7 +305,7 @@ impl Config {
 
     /// Basic auth is on only when both user name and password are non-empty.
     pub fn auth_enabled(&self) -> bool {
-        !self.username.is_empty() && !self.password.is_empty()
+        !self.username.is_empty() && !self.password.expose().is_empty()
     }
 
     /// Number of process slots.
@@ -366,6 +389,14 @@ mod tests {
         c.apply_env(&[("SCRAPYD_HTTP_PORT".into(), "7001".into())]).unwrap();
         assert_eq!(c.http_port, 7001);
         assert!(c.set("http_port", "x").is_err());
+    }
+
+    #[test]
+    fn password_never_in_debug_output() {
+        let mut c = Config::default();
+        c.set("password", "hunter2").unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.password.expose(), "hunter2");
     }
 
     #[test]
