@@ -44,6 +44,8 @@ pub struct Config {
     /// Process slots; 0 means `max_proc_per_cpu` × CPUs.
     pub max_proc: usize,
     pub max_proc_per_cpu: usize,
+    /// At most this many running jobs per project; 0 means no limit (Scrapyd #140).
+    pub max_proc_per_project: usize,
     /// Seconds between safety re-checks of the queue (jobs start on notification, not on this tick).
     pub poll_interval: f64,
     /// Where job logs go; `None` turns log files and `/logs` off.
@@ -84,6 +86,7 @@ impl Default for Config {
             node_name: hostname(),
             max_proc: 0,
             max_proc_per_cpu: 4,
+            max_proc_per_project: 0,
             poll_interval: 5.0,
             logs_dir: Some(PathBuf::from("logs")),
             items_dir: String::new(),
@@ -275,6 +278,7 @@ impl Config {
             "node_name" => self.node_name = value.to_string(),
             "max_proc" => self.max_proc = value.parse().map_err(|_| bad("not an integer"))?,
             "max_proc_per_cpu" => self.max_proc_per_cpu = value.parse().map_err(|_| bad("not an integer"))?,
+            "max_proc_per_project" => self.max_proc_per_project = value.parse().map_err(|_| bad("not an integer"))?,
             "poll_interval" => self.poll_interval = value.parse().map_err(|_| bad("not a number"))?,
             "logs_dir" => self.logs_dir = opt_path(value),
             "items_dir" => self.items_dir = value.to_string(),
@@ -344,7 +348,8 @@ impl Config {
     }
 }
 
-const KNOWN: [&str; 22] = [
+const KNOWN: [&str; 23] = [
+    "max_proc_per_project",
     "bind_address",
     "http_port",
     "unix_socket_path",

@@ -258,7 +258,7 @@ impl JobBook {
     }
 
     /// Takes the next job if a slot is free, marking it running with no pid yet.
-    pub fn take_next(&mut self, slots: usize) -> Option<RunningJob> {
+    pub fn take_next(&mut self, slots: usize, per_project_cap: usize) -> Option<RunningJob> {
         if self.running.len() >= slots {
             return None;
         }
@@ -266,7 +266,7 @@ impl JobBook {
         for r in &self.running {
             *per_project.entry(r.spec.project.clone()).or_default() += 1;
         }
-        let p = self.queue.pop_fair(&per_project)?;
+        let p = self.queue.pop_fair(&per_project, per_project_cap)?;
         let r = RunningJob {
             seq: p.seq,
             spec: p.spec,
@@ -385,10 +385,10 @@ mod tests {
             assert_eq!(b.enqueue(spec("zzz"), Some("k1")).unwrap(), ("a".to_string(), false));
             b.enqueue(spec("b"), None).unwrap();
             b.enqueue(spec("c"), None).unwrap();
-            let r = b.take_next(4).unwrap();
+            let r = b.take_next(4, 0).unwrap();
             b.started(r.seq, Some(42), Some(7)).unwrap();
             b.finish(r.seq, Outcome::bare(Ending::Success)).unwrap();
-            let r = b.take_next(4).unwrap();
+            let r = b.take_next(4, 0).unwrap();
             b.started(r.seq, Some(43), Some(8)).unwrap();
         }
         let b = JobBook::open(Some(dir.path()), 10).unwrap();

@@ -58,7 +58,7 @@ fn readopt(app: &Arc<App>) {
 fn start_ready(app: &Arc<App>) {
     let slots = app.config.slots();
     loop {
-        let Some(job) = app.book().take_next(slots) else { return };
+        let Some(job) = app.book().take_next(slots, app.config.max_proc_per_project) else { return };
         start(app, job);
     }
 }

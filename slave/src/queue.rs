@@ -71,10 +71,13 @@ impl Queue {
     }
 
     /// Takes the next job to start, fairly across projects given their running counts.
-    pub fn pop_fair(&mut self, running: &HashMap<String, usize>) -> Option<PendingJob> {
+    /// Projects already running `per_project_cap` jobs are skipped (0 = no cap).
+    pub fn pop_fair(&mut self, running: &HashMap<String, usize>, per_project_cap: usize) -> Option<PendingJob> {
+        let under_cap = |p: &str| per_project_cap == 0 || running.get(p).copied().unwrap_or(0) < per_project_cap;
         let project = self
             .by_project
             .iter()
+            .filter(|(p, _)| under_cap(p))
             .filter_map(|(p, q)| q.first().map(|head| (p, head)))
             .min_by(|(pa, a), (pb, b)| {
                 let ra = running.get(pa.as_str()).copied().unwrap_or(0);
@@ -135,7 +138,7 @@ mod tests {
         q.push(job(2, "a", 5.0));
         q.push(job(3, "a", 0.0));
         let none = HashMap::new();
-        let order: Vec<u64> = std::iter::from_fn(|| q.pop_fair(&none)).map(|j| j.seq).collect();
+        let order: Vec<u64> = std::iter::from_fn(|| q.pop_fair(&none, 0)).map(|j| j.seq).collect();
         assert_eq!(order, [2, 1, 3]);
     }
 
@@ -147,11 +150,14 @@ mod tests {
         }
         q.push(job(100, "small", 0.0));
         let mut running = HashMap::new();
-        let first = q.pop_fair(&running).unwrap();
+        let first = q.pop_fair(&running, 0).unwrap();
         assert_eq!(first.spec.project, "big");
         running.insert("big".to_string(), 1);
-        let second = q.pop_fair(&running).unwrap();
+        let second = q.pop_fair(&running, 0).unwrap();
         assert_eq!(second.spec.project, "small");
+        running.insert("small".to_string(), 1);
+        running.insert("big".to_string(), 2);
+        assert!(q.pop_fair(&running, 2).is_none(), "big is at its cap and small has nothing left");
         assert_eq!(q.remove_job("big", "j5").len(), 1);
         assert_eq!(q.len(), 8);
     }
