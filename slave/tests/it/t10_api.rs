@@ -66,6 +66,29 @@ async fn errors_are_http_200_with_scrapyd_messages() {
         s.post("/delversion.json", &[("project", "../p"), ("version", "1")]).await["message"],
         "DirectoryTraversalError: ../p"
     );
+    // Body beats query; the first of repeated values wins; a JSON body is ignored.
+    let c = reqwest::Client::new();
+    let v: serde_json::Value = c
+        .post(format!("{}/schedule.json?project=fromquery&spider=s", s.url))
+        .form(&[("project", "frombody"), ("project", "second")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["message"], "project 'frombody' not found");
+    let v: serde_json::Value = c
+        .post(format!("{}/cancel.json", s.url))
+        .header("content-type", "application/json")
+        .body(r#"{"project": "p", "job": "j"}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["message"], "'project' parameter is required");
     let bad = reqwest::get(format!("{}/listversions.json?project=%ff", s.url)).await.unwrap().text().await.unwrap();
     assert!(
         bad.contains("project is invalid: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte"),

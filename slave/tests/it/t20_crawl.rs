@@ -92,6 +92,16 @@ async fn deploy_schedule_crawl_and_inspect() {
         home.contains("\"/pre/jobs\"") && home.contains("\"/pre/logs/\"") && home.contains("\"/pre/items/\""),
         "{home}"
     );
+    let prefixed = c
+        .get(format!("{}/jobs", s.url))
+        .header("x-forwarded-prefix", "/pre")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(prefixed.contains("<a href=\"/pre/logs/demo/quotes/job-1.log\">Log</a>"), "{prefixed}");
     let page = c.get(format!("{}/jobs", s.url)).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<h1>Jobs</h1>"));
     assert!(page.contains("<th colspan=\"10\">Finished</th>"));
