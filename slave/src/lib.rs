@@ -57,11 +57,23 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(exceptions::router())
         .fallback(html::not_found)
         .layer(axum::middleware::from_fn_with_state(app.clone(), auth::guard))
+        .layer(axum::middleware::from_fn(trace_request))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
 
 pub use app::App;
+
+/// One debug line per request (method, path, status, time). Headers are not logged, so
+/// credentials never reach the log.
+async fn trace_request(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    tracing::debug!(%method, path, status = resp.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    resp
+}
 
 /// Opens the job book (replaying the journal) and builds the shared state.
 pub fn build_app(config: Config, shutdown: CancellationToken) -> Result<Arc<App>> {
