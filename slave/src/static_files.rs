@@ -14,7 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use crate::api::params::percent_decode;
 use crate::app::App;
-use crate::html::{dirlisting, html, not_found};
+use crate::html::{dirlisting, html, no_such_resource};
 
 /// Routes for the enabled trees.
 pub fn router(app: &Arc<App>) -> Router<Arc<App>> {
@@ -34,6 +34,10 @@ pub fn router(app: &Arc<App>) -> Router<Arc<App>> {
     r
 }
 
+fn file_not_found() -> Response<Body> {
+    no_such_resource("File not found.")
+}
+
 fn redirect(to: &'static str) -> Response<Body> {
     let mut resp = Response::new(Body::empty());
     *resp.status_mut() = StatusCode::FOUND;
@@ -44,14 +48,14 @@ fn redirect(to: &'static str) -> Response<Body> {
 async fn serve_logs(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     match app.config.logs_dir.clone() {
         Some(root) => serve(&root, "/logs/", req).await,
-        None => not_found().await,
+        None => file_not_found(),
     }
 }
 
 async fn serve_items(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     match app.config.local_items_dir() {
         Some(root) => serve(&root, "/items/", req).await,
-        None => not_found().await,
+        None => file_not_found(),
     }
 }
 
@@ -96,8 +100,8 @@ fn parse_range(value: &str, len: u64) -> Option<Result<(u64, u64), ()>> {
 
 async fn serve(root: &Path, prefix: &str, req: Request) -> Response<Body> {
     let url_path = req.uri().path().to_string();
-    let Some(path) = resolve(root, prefix, &url_path) else { return not_found().await };
-    let Ok(meta) = tokio::fs::metadata(&path).await else { return not_found().await };
+    let Some(path) = resolve(root, prefix, &url_path) else { return file_not_found() };
+    let Ok(meta) = tokio::fs::metadata(&path).await else { return file_not_found() };
     if meta.is_dir() {
         if !url_path.ends_with('/') {
             let mut resp = Response::new(Body::empty());
@@ -110,7 +114,7 @@ async fn serve(root: &Path, prefix: &str, req: Request) -> Response<Body> {
         let decoded = String::from_utf8_lossy(&percent_decode(url_path.as_bytes())).into_owned();
         return match dirlisting::render(&path, &decoded) {
             Ok(page) => html(StatusCode::OK, page),
-            Err(_) => not_found().await,
+            Err(_) => file_not_found(),
         };
     }
     let len = meta.len();
@@ -147,9 +151,9 @@ async fn serve(root: &Path, prefix: &str, req: Request) -> Response<Body> {
     if req.method() == Method::HEAD {
         return resp;
     }
-    let Ok(mut file) = tokio::fs::File::open(&path).await else { return not_found().await };
+    let Ok(mut file) = tokio::fs::File::open(&path).await else { return file_not_found() };
     if start > 0 && file.seek(std::io::SeekFrom::Start(start)).await.is_err() {
-        return not_found().await;
+        return file_not_found();
     }
     *resp.body_mut() = Body::from_stream(tokio_util::io::ReaderStream::new(file.take(count)));
     resp

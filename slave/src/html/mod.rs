@@ -54,11 +54,17 @@ pub fn html(status: StatusCode, body: String) -> Response<Body> {
     resp
 }
 
-/// Twisted's "No Such Resource" page, for any unknown path.
+/// Twisted's "No Such Resource" page, for any unknown path (same bytes as Scrapyd 1.6).
 pub async fn not_found() -> Response<Body> {
+    no_such_resource("Sorry. No luck finding that resource.")
+}
+
+/// Twisted's 404 page with its detail line (`File not found.` for static trees).
+pub fn no_such_resource(detail: &str) -> Response<Body> {
     html(
         StatusCode::NOT_FOUND,
-        "\n<html>\n  <head><title>404 - No Such Resource</title></head>\n  <body>\n    <h1>No Such Resource</h1>\n    <p>No such child resource.</p>\n  </body>\n</html>\n"
-            .to_string(),
+        format!(
+            "\n<html>\n  <head><title>404 - No Such Resource</title></head>\n  <body>\n    <h1>No Such Resource</h1>\n    <p>{detail}</p>\n  </body>\n</html>\n"
+        ),
     )
 }

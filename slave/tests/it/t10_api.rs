@@ -117,7 +117,10 @@ async fn methods_options_and_404() {
         let (status, headers, body) = raw(&format!("{}{path}", s.url)).await;
         assert_eq!(status, 404, "{path}");
         assert_eq!(headers["content-type"], "text/html; charset=utf-8");
-        assert!(body.contains("No Such Resource"));
+        assert_eq!(
+            body,
+            "\n<html>\n  <head><title>404 - No Such Resource</title></head>\n  <body>\n    <h1>No Such Resource</h1>\n    <p>Sorry. No luck finding that resource.</p>\n  </body>\n</html>\n"
+        );
     }
 }
 
