@@ -99,7 +99,7 @@ pub fn render(dir: &Path, request_path: &str) -> std::io::Result<String> {
         ));
     }
     Ok(format!(
-        "<html>\n<head>\n<title>{header}</title>\n<style>\n.even {{ background-color: #eee }}\n.odd {{ background-color: #dedede }}\n</style>\n</head>\n\n<body>\n<h1>{header}</h1>\n\n<table>\n    <thead>\n        <tr>\n            <th>Filename</th>\n            <th>Size</th>\n            <th>Last modified</th>\n            <th>Content type</th>\n            <th>Content encoding</th>\n        </tr>\n    </thead>\n    <tbody>\n{rows}    </tbody>\n</table>\n\n</body>\n</html>\n"
+        "<html>\n<head>\n<title>{header}</title>\n<style>\n.even {{ background-color: #eee }}\n.odd {{ background-color: #dedede }}\n</style>\n</head>\n\n<body>\n<h1>{header}</h1>\n\n<table>\n    <thead>\n        <tr>\n            <th>Filename</th>\n            <th>Size</th>\n            <th>Last modified</th>\n            <th>Content type</th>\n            <th>Content encoding</th>\n        </tr>\n    </thead>\n    <tbody>\n{rows}\n    </tbody>\n</table>\n\n</body>\n</html>\n"
     ))
 }
 
