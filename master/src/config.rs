@@ -53,6 +53,40 @@ impl Default for RaftTiming {
     }
 }
 
+/// How masters watch and drive the slaves. Defaults suit a LAN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SlaveTiming {
+    /// Deadline of one request to a slave (egg uploads get ten times this).
+    pub request_timeout_ms: u64,
+    /// The leader checks every slave's `daemonstatus.json` this often.
+    pub health_interval_ms: u64,
+    /// Consecutive failed checks before a slave is committed as down (one success brings it up).
+    pub down_after_failures: u32,
+    /// The leader's deployer reconciles eggs on the slaves this often.
+    pub deploy_interval_ms: u64,
+    /// The leader collects `listjobs.json` from every live slave this often.
+    pub collect_interval_ms: u64,
+    /// Every master polls each slave's `/metrics.json` this often (0 turns it off).
+    pub metrics_interval_ms: u64,
+    /// Samples kept per slave in memory (at 5 s, 720 = one hour).
+    pub metrics_samples: usize,
+}
+
+impl Default for SlaveTiming {
+    fn default() -> Self {
+        Self {
+            request_timeout_ms: 5_000,
+            health_interval_ms: 2_000,
+            down_after_failures: 3,
+            deploy_interval_ms: 3_000,
+            collect_interval_ms: 2_000,
+            metrics_interval_ms: 5_000,
+            metrics_samples: 720,
+        }
+    }
+}
+
 /// One master's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,6 +113,8 @@ pub struct MasterConfig {
     pub admin_token: Option<ClusterSecret>,
     #[serde(default)]
     pub raft: RaftTiming,
+    #[serde(default)]
+    pub slaves: SlaveTiming,
     /// Largest accepted egg upload, bytes.
     #[serde(default = "default_max_egg_bytes")]
     pub max_egg_bytes: usize,
@@ -154,6 +190,23 @@ impl MasterConfig {
         }
         if t.election_timeout_min_ms >= t.election_timeout_max_ms {
             return Err(ConfigError("raft.election_timeout_min_ms must be below election_timeout_max_ms".into()));
+        }
+        let s = &self.slaves;
+        if s.request_timeout_ms == 0 || s.health_interval_ms == 0 || s.deploy_interval_ms == 0 {
+            return Err(ConfigError(
+                "slaves.request_timeout_ms, health_interval_ms and deploy_interval_ms must be > 0".into(),
+            ));
+        }
+        if s.collect_interval_ms == 0 || s.down_after_failures == 0 || s.metrics_samples == 0 {
+            return Err(ConfigError(
+                "slaves.collect_interval_ms, down_after_failures and metrics_samples must be > 0".into(),
+            ));
+        }
+        if self.max_egg_bytes == 0 || self.max_egg_bytes > raft_store::state::projects::MAX_EGG_BYTES {
+            return Err(ConfigError(format!(
+                "max_egg_bytes must be between 1 and {} (the store's hard limit)",
+                raft_store::state::projects::MAX_EGG_BYTES
+            )));
         }
         if let Some(dir) = self.data_dir.parent().filter(|p| !p.as_os_str().is_empty()) {
             if dir.exists() && !dir.is_dir() {

@@ -9,6 +9,8 @@
 //! - [`api`]: the HTTP API (`/api/v1`, `/healthz`, `/leader`).
 //! - [`leader`]: leader-only services and their supervisor.
 //! - [`scheduler`]: the cron planner (pure) for the leader.
+//! - [`slave_client`]: the Scrapyd API as the masters use it (spider-slave and real Scrapyd).
+//! - [`metrics_poller`]: every master's in-memory metrics series of every slave.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -16,7 +18,9 @@ pub mod api;
 pub mod bootstrap;
 pub mod config;
 pub mod leader;
+pub mod metrics_poller;
 pub mod node;
 pub mod propose;
 pub mod raft_net;
 pub mod scheduler;
+pub mod slave_client;

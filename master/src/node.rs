@@ -32,6 +32,11 @@ pub struct MasterNode {
     pub admin_token: ClusterSecret,
     /// Test hook: per-peer address overrides for Raft traffic.
     pub peer_overrides: PeerOverrides,
+    /// This master's in-memory metrics series of every slave.
+    pub slave_metrics: crate::metrics_poller::SlaveMetrics,
+    /// Rounds of slave health checks this master ran as leader (observability, and tests that
+    /// prove a steady cluster writes nothing).
+    pub health_rounds: std::sync::atomic::AtomicU64,
 }
 
 /// A master that is running; dropping it does not stop it, [`RunningMaster::shutdown`] does.
@@ -127,6 +132,8 @@ pub async fn start_on(config: MasterConfig, listener: tokio::net::TcpListener) -
         http,
         admin_token,
         peer_overrides: overrides,
+        slave_metrics: Default::default(),
+        health_rounds: Default::default(),
         config,
     });
     let shutdown = CancellationToken::new();
@@ -143,6 +150,7 @@ pub async fn start_on(config: MasterConfig, listener: tokio::net::TcpListener) -
     }));
     tasks.push(tokio::spawn(crate::bootstrap::run(node.clone(), shutdown.child_token())));
     tasks.push(tokio::spawn(crate::leader::supervisor::run(node.clone(), shutdown.child_token())));
+    tasks.push(tokio::spawn(crate::metrics_poller::run(node.clone(), shutdown.child_token())));
     tracing::info!(node_id = node.id, %local_addr, advertise = %node.advertise, "master started");
     Ok(RunningMaster { node, local_addr, shutdown, tasks })
 }

@@ -110,6 +110,11 @@ impl Proposer {
                     // That leader is gone or deposed: wait until this node sees another one.
                     self.wait_for_leader(Some(leader_id), deadline).await?;
                 }
+                Forwarded::Reply(Ok(done)) => {
+                    // Read-your-writes: a client that wrote through this master reads it back here.
+                    self.wait_applied(done.log_index, deadline).await;
+                    return Ok(done);
+                }
                 Forwarded::Reply(reply) => return reply,
                 Forwarded::Unknown(e) => return Err(ProposeError::Indeterminate(e)),
             }
@@ -131,6 +136,16 @@ impl Proposer {
                 Ok(reply) => Forwarded::Reply(reply),
                 Err(e) => Forwarded::Unknown(format!("reply from {url}: {e}")),
             },
+        }
+    }
+
+    /// Waits (until `deadline` at most) until this node has applied `index`. A forwarded write
+    /// is committed when the leader answers; this only makes it visible to local reads too.
+    async fn wait_applied(&self, index: u64, deadline: Instant) {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let applied = |m: &raft_store::typ::RaftMetrics| m.last_applied.is_some_and(|l| l.index() >= index);
+        if let Err(e) = self.raft.wait(Some(remaining)).metrics(applied, "the write is applied here").await {
+            tracing::debug!(index, error = %e, "a forwarded write is not yet applied locally");
         }
     }
 

@@ -22,7 +22,7 @@ use super::auth::Principal;
 use super::error::ApiError;
 use crate::node::MasterNode;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Member {
     pub id: u64,
     pub addr: String,
@@ -30,7 +30,7 @@ pub struct Member {
     pub role: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClusterInfo {
     pub id: u64,
     pub leader_id: Option<u64>,
@@ -62,6 +62,8 @@ pub fn cluster_info(node: &MasterNode) -> ClusterInfo {
     }
 }
 
+#[utoipa::path(get, path = "/api/v1/cluster", tag = "cluster",
+    responses((status = 200, body = ClusterInfo)), security(("bearer" = [])))]
 pub async fn get_cluster(State(node): State<Arc<MasterNode>>) -> Json<ClusterInfo> {
     Json(cluster_info(&node))
 }
@@ -74,12 +76,14 @@ pub enum MembershipChange {
     Remove { id: u64 },
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct AddMember {
     pub id: u64,
     pub addr: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/cluster/members", tag = "cluster", request_body = AddMember,
+    responses((status = 200, body = ClusterInfo), (status = 400), (status = 409), (status = 503)), security(("bearer" = [])))]
 pub async fn add_member(
     State(node): State<Arc<MasterNode>>,
     Extension(p): Extension<Principal>,
@@ -96,6 +100,8 @@ pub async fn add_member(
     Ok(Json(cluster_info(&node)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/cluster/members/{id}", tag = "cluster", params(("id" = u64, Path)),
+    responses((status = 200, body = ClusterInfo), (status = 404), (status = 409), (status = 503)), security(("bearer" = [])))]
 pub async fn remove_member(
     State(node): State<Arc<MasterNode>>,
     Extension(p): Extension<Principal>,

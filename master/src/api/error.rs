@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The write was sent but its fate is unknown.
     #[error("the outcome of the write is unknown: {0}")]
     Indeterminate(String),
+    /// A slave refused or did not answer.
+    #[error("{0}")]
+    Upstream(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -54,6 +57,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NoLeader { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Indeterminate(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -68,6 +72,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "too_large",
             ApiError::NoLeader { .. } => "no_leader",
             ApiError::Indeterminate(_) => "indeterminate",
+            ApiError::Upstream(_) => "upstream",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -2,12 +2,18 @@
 //!
 //! - `/healthz`, `/leader`: for load balancers, no auth ([`health`]).
 //! - `/api/v1/...`: JSON, bearer-token auth ([`auth`]), errors typed by [`error::ApiError`].
-//!   One module per resource group: [`cluster`].
+//!   One module per resource group: [`cluster`], [`nodes`], [`projects`], [`jobs`]; shared
+//!   helpers in [`read`]; the OpenAPI document in [`openapi`] (`/api/v1/openapi.json`, no auth).
 
 pub mod auth;
 pub mod cluster;
 pub mod error;
 pub mod health;
+pub mod jobs;
+pub mod nodes;
+pub mod openapi;
+pub mod projects;
+pub mod read;
 
 use std::sync::Arc;
 
@@ -23,7 +29,12 @@ pub fn router(node: Arc<MasterNode>) -> Router {
         .route("/cluster", get(cluster::get_cluster))
         .route("/cluster/members", axum::routing::post(cluster::add_member))
         .route("/cluster/members/{id}", delete(cluster::remove_member))
-        .layer(axum::middleware::from_fn_with_state(node.clone(), auth::require_token));
+        .merge(nodes::routes())
+        .merge(projects::routes(node.config.max_egg_bytes))
+        .merge(jobs::routes())
+        .layer(axum::middleware::from_fn_with_state(node.clone(), auth::require_token))
+        // Added after the auth layer, so it is public.
+        .route("/openapi.json", get(openapi::serve));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/leader", get(health::leader))

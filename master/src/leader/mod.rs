@@ -3,6 +3,9 @@
 //! starts and stops them. Every decision a service makes still goes through `client_write`:
 //! a node that believes it leads may not, and only a committed write counts.
 
+pub mod collector;
+pub mod deployer;
+pub mod health;
 pub mod supervisor;
 
 use std::sync::Arc;
@@ -24,5 +27,9 @@ pub type Service = fn(LeaderContext) -> futures::future::BoxFuture<'static, ()>;
 
 /// Every leader-only service, by name. The supervisor starts all of them for each term.
 pub fn services() -> Vec<(&'static str, Service)> {
-    vec![]
+    vec![
+        ("slave-health", |ctx| Box::pin(health::run(ctx))),
+        ("egg-deployer", |ctx| Box::pin(deployer::run(ctx))),
+        ("job-collector", |ctx| Box::pin(collector::run(ctx))),
+    ]
 }

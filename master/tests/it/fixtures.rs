@@ -85,6 +85,15 @@ pub fn config(
         cluster_secret: ClusterSecret(SECRET.into()),
         admin_token: Some(ClusterSecret(ADMIN.into())),
         raft: timing(),
+        slaves: master::config::SlaveTiming {
+            health_interval_ms: 200,
+            down_after_failures: 2,
+            deploy_interval_ms: 300,
+            collect_interval_ms: 300,
+            metrics_interval_ms: 300,
+            request_timeout_ms: 3_000,
+            metrics_samples: 100,
+        },
         max_egg_bytes: 8 * 1024 * 1024,
     }
 }

@@ -1,4 +1,8 @@
-//! master integration tests: real masters in this process on loopback ports, temp dirs.
+//! master integration tests: real masters in this process on loopback ports, temp dirs; real
+//! spider-slaves (in-process) and real Scrapyd (child process) as workers.
 
+mod api_input;
 mod cluster;
 mod fixtures;
+mod slaves;
+mod workers;

@@ -1,0 +1,163 @@
+//! Bad input to the nodes, projects and jobs API: a precise 4xx naming the field, and the
+//! replicated state unchanged (same digest on every master).
+
+use serde_json::json;
+use serde_json::Value;
+
+use crate::fixtures::*;
+
+/// The egg size limit of these tests' masters.
+const EGG_LIMIT: usize = 256 * 1024;
+
+async fn call(req: reqwest::RequestBuilder) -> (u16, Value) {
+    let r = req.bearer_auth(ADMIN).send().await.expect("request");
+    let s = r.status().as_u16();
+    let t = r.text().await.expect("body");
+    (s, serde_json::from_str(&t).unwrap_or(Value::String(t)))
+}
+
+fn egg_form(version: &str, egg: Vec<u8>) -> reqwest::multipart::Form {
+    reqwest::multipart::Form::new()
+        .text("version", version.to_string())
+        .part("egg", reqwest::multipart::Part::bytes(egg).file_name("x.egg"))
+}
+
+/// A ZIP with the given files.
+fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        for (name, body) in files {
+            z.start_file(*name, zip::write::SimpleFileOptions::default()).expect("start");
+            z.write_all(body.as_bytes()).expect("write");
+        }
+        z.finish().expect("finish");
+    }
+    buf.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
+    let c = TestCluster::start(3, |cfg| cfg.max_egg_bytes = EGG_LIMIT).await;
+    let leader = c.leader().await;
+    let f = c.follower(leader);
+    let base = format!("{}/api/v1", c.url(f));
+    let before = c.converged(0).await;
+
+    let bad_nodes = [
+        (json!({"id": "../x", "url": "http://127.0.0.1:1"}), "id"),
+        (json!({"id": "n1", "url": "ftp://h"}), "url"),
+        (json!({"id": "n1", "url": "not a url"}), "url"),
+        (json!({"id": "n1", "url": "http://u:p@h:1"}), "url"),
+        (json!({"id": "n1", "url": "http://h:1", "password": "x"}), "username"),
+        (json!({"id": "n1", "url": "http://h:1", "tags": ["a b"]}), "tags"),
+        (json!({"id": "n1", "url": "http://h:1", "max_proc": 0}), "max_proc"),
+    ];
+    for (body, field) in bad_nodes {
+        let (s, v) = call(c.http.post(format!("{base}/nodes")).json(&body)).await;
+        assert_eq!((s, v["field"].as_str()), (400, Some(field)), "{body}: {v}");
+    }
+    // Unknown fields and malformed JSON are refused too.
+    let (s, _) =
+        call(c.http.post(format!("{base}/nodes")).json(&json!({"id": "n", "url": "http://h:1", "x": 1}))).await;
+    assert!((400..500).contains(&s), "unknown field: {s}");
+
+    let good_ep = "[scrapy]\nsettings = demo.settings\n";
+    let bad_eggs: Vec<(Vec<u8>, &str)> = vec![
+        (b"this is not a zip".to_vec(), "not a valid egg"),
+        (zip_of(&[("demo/__init__.py", "")]), "entry_points.txt"),
+        (zip_of(&[("EGG-INFO/entry_points.txt", "[console_scripts]\nx = y\n")]), "[scrapy]"),
+        (zip_of(&[("EGG-INFO/entry_points.txt", good_ep), ("../evil.py", "")]), "escapes"),
+    ];
+    for (egg, msg) in bad_eggs {
+        let (s, v) = call(c.http.post(format!("{base}/projects/demo/versions")).multipart(egg_form("1", egg))).await;
+        assert_eq!((s, v["field"].as_str()), (400, Some("egg")), "{v}");
+        assert!(v["message"].as_str().is_some_and(|m| m.contains(msg)), "{msg}: {v}");
+    }
+    let ok_egg = zip_of(&[("EGG-INFO/entry_points.txt", good_ep)]);
+    for (project, version, field) in [("..%2Fp", "1", "project"), ("demo", "../1", "version"), ("demo", "", "version")]
+    {
+        let (s, v) = call(
+            c.http.post(format!("{base}/projects/{project}/versions")).multipart(egg_form(version, ok_egg.clone())),
+        )
+        .await;
+        assert_eq!((s, v["field"].as_str()), (400, Some(field)), "{project} {version}: {v}");
+    }
+    // Over the configured limit: 413, nothing stored. (The body is kept small enough for the
+    // client to finish sending before the server answers and closes the connection.)
+    let (s, v) = call(
+        c.http.post(format!("{base}/projects/demo/versions")).multipart(egg_form("1", vec![0u8; EGG_LIMIT + 1024])),
+    )
+    .await;
+    assert_eq!(s, 413, "{v}");
+    // Missing parts.
+    let form = reqwest::multipart::Form::new().text("version", "1");
+    let (s, v) = call(c.http.post(format!("{base}/projects/demo/versions")).multipart(form)).await;
+    assert_eq!((s, v["field"].as_str()), (400, Some("egg")), "{v}");
+
+    // Unknown ids are 404.
+    for (m, path) in [
+        (reqwest::Method::GET, "/nodes/nope"),
+        (reqwest::Method::PATCH, "/nodes/nope"),
+        (reqwest::Method::DELETE, "/nodes/nope"),
+        (reqwest::Method::GET, "/projects/nope"),
+        (reqwest::Method::DELETE, "/projects/nope"),
+        (reqwest::Method::DELETE, "/projects/nope/versions/1"),
+        (reqwest::Method::GET, "/jobs/nope"),
+    ] {
+        let mut r = c.http.request(m.clone(), format!("{base}{path}"));
+        if m == reqwest::Method::PATCH {
+            r = r.json(&json!({"tags": ["x"]}));
+        }
+        let (s, v) = call(r).await;
+        assert_eq!(s, 404, "{m} {path}: {v}");
+    }
+    assert_eq!(call(c.http.get(format!("{base}/nodes?consistency=eventual"))).await.0, 400);
+
+    // Nothing above changed the replicated state.
+    let index = c.node(leader).node.state.last_applied().map(|l| l.index()).unwrap_or(0);
+    assert_eq!(c.converged(index).await, before);
+
+    // Wrong or missing credentials: 401 on every resource; the OpenAPI document is public.
+    for path in ["/nodes", "/projects", "/jobs", "/cluster"] {
+        let r = c.http.get(format!("{base}{path}")).send().await.expect("get");
+        assert_eq!(r.status(), 401, "{path} without a token");
+        let r = c.http.get(format!("{base}{path}")).bearer_auth("wrong").send().await.expect("get");
+        assert_eq!(r.status(), 401, "{path} with a wrong token");
+    }
+    let doc: Value = c.http.get(format!("{base}/openapi.json")).send().await.expect("doc").json().await.expect("json");
+    for path in ["/api/v1/nodes", "/api/v1/projects/{project}/versions", "/api/v1/jobs/{id}/cancel", "/api/v1/cluster"]
+    {
+        assert!(doc["paths"][path].is_object(), "openapi lacks {path}");
+    }
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_can_be_registered_changed_and_removed_through_any_master() {
+    let c = TestCluster::start(3, |_| {}).await;
+    let f = c.follower(c.leader().await);
+    let base = |id: u64| format!("{}/api/v1", c.url(id));
+    let body =
+        json!({"id": "n1", "url": "http://127.0.0.1:9/", "username": "u", "password": "hunter2", "tags": ["eu"]});
+    let (s, v) = call(c.http.post(format!("{}/nodes", base(f))).json(&body)).await;
+    assert_eq!(s, 201, "{v}");
+    assert_eq!((v["url"].as_str(), v["has_password"].as_bool()), (Some("http://127.0.0.1:9"), Some(true)));
+    assert!(!v.to_string().contains("hunter2"), "the password is never returned");
+    let (s, _) = call(c.http.post(format!("{}/nodes", base(f))).json(&body)).await;
+    assert_eq!(s, 409, "a second node with the same id");
+    // Readable linearizably from every master right after the write.
+    for id in c.running_ids() {
+        let (s, v) = call(c.http.get(format!("{}/nodes/n1?consistency=linearizable", base(id)))).await;
+        assert_eq!((s, v["tags"].clone()), (200, json!(["eu"])), "master {id}");
+    }
+    let (s, v) =
+        call(c.http.patch(format!("{}/nodes/n1", base(f))).json(&json!({"tags": ["us"], "password": ""}))).await;
+    assert_eq!((s, v["tags"].clone(), v["has_password"].as_bool()), (200, json!(["us"]), Some(false)), "{v}");
+    let (s, _) = call(c.http.delete(format!("{}/nodes/n1", base(f)))).await;
+    assert_eq!(s, 204);
+    let (s, _) = call(c.http.get(format!("{}/nodes/n1?consistency=linearizable", base(f)))).await;
+    assert_eq!(s, 404);
+    c.shutdown().await;
+}
