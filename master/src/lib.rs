@@ -9,6 +9,7 @@
 //! - [`api`]: the HTTP API (`/api/v1`, `/healthz`, `/leader`).
 //! - [`leader`]: leader-only services and their supervisor.
 //! - [`scheduler`]: the cron planner (pure) for the leader.
+//! - [`cron_eval`]: cron expressions and time zones (Unix semantics, DST rules) behind the planner.
 //! - [`slave_client`]: the Scrapyd API as the masters use it (spider-slave and real Scrapyd).
 //! - [`metrics_poller`]: every master's in-memory metrics series of every slave.
 
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod bootstrap;
 pub mod config;
+pub mod cron_eval;
 pub mod leader;
 pub mod metrics_poller;
 pub mod node;
