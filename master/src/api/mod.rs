@@ -2,7 +2,7 @@
 //!
 //! - `/healthz`, `/leader`: for load balancers, no auth ([`health`]).
 //! - `/api/v1/...`: JSON, bearer-token auth ([`auth`]), errors typed by [`error::ApiError`].
-//!   One module per resource group: [`cluster`], [`nodes`], [`projects`], [`jobs`]; shared
+//!   One module per resource group: [`cluster`], [`nodes`], [`projects`], [`jobs`], [`schedules`]; shared
 //!   helpers in [`read`]; the OpenAPI document in [`openapi`] (`/api/v1/openapi.json`, no auth).
 
 pub mod auth;
@@ -14,6 +14,7 @@ pub mod nodes;
 pub mod openapi;
 pub mod projects;
 pub mod read;
+pub mod schedules;
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ pub fn router(node: Arc<MasterNode>) -> Router {
         .merge(nodes::routes())
         .merge(projects::routes(node.config.max_egg_bytes))
         .merge(jobs::routes())
+        .merge(schedules::routes())
         .layer(axum::middleware::from_fn_with_state(node.clone(), auth::require_token))
         // Added after the auth layer, so it is public.
         .route("/openapi.json", get(openapi::serve));

@@ -13,6 +13,7 @@ use super::cluster;
 use super::jobs;
 use super::nodes;
 use super::projects;
+use super::schedules;
 
 struct BearerAuth;
 
@@ -35,7 +36,15 @@ Errors are JSON `{\"error\", \"message\", \"field\"?}`; 503 carries Retry-After 
         nodes::list, nodes::show, nodes::create, nodes::update, nodes::remove, nodes::metrics,
         projects::list, projects::show, projects::upload, projects::delete_project, projects::delete_version,
         jobs::list, jobs::show, jobs::cancel,
+        schedules::list, schedules::show, schedules::create, schedules::update, schedules::remove,
+        schedules::pause, schedules::resume, schedules::run_now, schedules::fires,
     ),
+    components(schemas(
+        schedules::view::ScheduleView, schedules::view::SpecView, schedules::view::TriggerBody,
+        schedules::view::MisfireBody, schedules::view::OverlapBody, schedules::view::NextFire,
+        schedules::view::FireView, schedules::view::FireOutcome, schedules::validate::NewSchedule,
+        schedules::validate::SchedulePatch, schedules::RunNow,
+    )),
     modifiers(&BearerAuth),
     tags((name = "cluster"), (name = "nodes"), (name = "projects"), (name = "jobs"), (name = "schedules"))
 )]
