@@ -4,5 +4,6 @@
 mod api_input;
 mod cluster;
 mod fixtures;
+mod schedules;
 mod slaves;
 mod workers;
