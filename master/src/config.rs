@@ -87,6 +87,16 @@ impl Default for SlaveTiming {
     }
 }
 
+/// The leader's cron scheduler.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Debug only: allow `POST /api/v1/debug/clock {"offset_ms": n}` (admin) to shift this
+    /// master's scheduler clock, for the fault-injection suite. Off in every default; when off,
+    /// the endpoint answers 404.
+    pub debug_clock: bool,
+}
+
 /// One master's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +125,8 @@ pub struct MasterConfig {
     pub raft: RaftTiming,
     #[serde(default)]
     pub slaves: SlaveTiming,
+    #[serde(default)]
+    pub scheduler: SchedulerConfig,
     /// Largest accepted egg upload, bytes.
     #[serde(default = "default_max_egg_bytes")]
     pub max_egg_bytes: usize,
@@ -249,6 +261,7 @@ mod tests {
         let c = MasterConfig::from_toml(EXAMPLE).expect("parses");
         c.validate().expect("validates");
         assert_eq!(c.peers.len(), 3);
+        assert!(!c.scheduler.debug_clock, "the debug clock is off in the example");
         c.openraft_config().expect("openraft accepts the timing");
     }
 

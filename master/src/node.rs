@@ -37,6 +37,8 @@ pub struct MasterNode {
     /// Rounds of slave health checks this master ran as leader (observability, and tests that
     /// prove a steady cluster writes nothing).
     pub health_rounds: std::sync::atomic::AtomicU64,
+    /// The scheduler's wall clock (a debug offset only if `scheduler.debug_clock`).
+    pub clock: Arc<crate::scheduler::clock::SystemClock>,
 }
 
 /// A master that is running; dropping it does not stop it, [`RunningMaster::shutdown`] does.
@@ -134,6 +136,7 @@ pub async fn start_on(config: MasterConfig, listener: tokio::net::TcpListener) -
         peer_overrides: overrides,
         slave_metrics: Default::default(),
         health_rounds: Default::default(),
+        clock: Arc::new(crate::scheduler::clock::SystemClock::new(config.scheduler.debug_clock)),
         config,
     });
     let shutdown = CancellationToken::new();

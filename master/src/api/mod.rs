@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod cluster;
+pub mod debug;
 pub mod error;
 pub mod health;
 pub mod jobs;
@@ -34,6 +35,7 @@ pub fn router(node: Arc<MasterNode>) -> Router {
         .merge(projects::routes(node.config.max_egg_bytes))
         .merge(jobs::routes())
         .merge(schedules::routes())
+        .merge(debug::routes())
         .layer(axum::middleware::from_fn_with_state(node.clone(), auth::require_token))
         // Added after the auth layer, so it is public.
         .route("/openapi.json", get(openapi::serve));

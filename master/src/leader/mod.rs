@@ -31,5 +31,6 @@ pub fn services() -> Vec<(&'static str, Service)> {
         ("slave-health", |ctx| Box::pin(health::run(ctx))),
         ("egg-deployer", |ctx| Box::pin(deployer::run(ctx))),
         ("job-collector", |ctx| Box::pin(collector::run(ctx))),
+        ("scheduler", |ctx| Box::pin(crate::scheduler::runtime::run(ctx))),
     ]
 }

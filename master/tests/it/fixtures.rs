@@ -94,6 +94,7 @@ pub fn config(
             request_timeout_ms: 3_000,
             metrics_samples: 100,
         },
+        scheduler: Default::default(),
         max_egg_bytes: 8 * 1024 * 1024,
     }
 }

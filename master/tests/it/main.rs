@@ -5,5 +5,6 @@ mod api_input;
 mod cluster;
 mod fixtures;
 mod schedules;
+mod sched_runtime;
 mod slaves;
 mod workers;

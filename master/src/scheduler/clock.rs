@@ -1,0 +1,114 @@
+//! The scheduler's only source of wall-clock time.
+//!
+//! Cron ticks are nominal wall-clock times, so the scheduler needs "now" as Unix ms; it reads it
+//! through [`Clock`] and nothing else. [`SystemClock`] is the system clock plus an offset. The
+//! offset is a debug aid for the fault-injection suite (skew one master's clock): it can be set
+//! only when `[scheduler] debug_clock = true`, through `POST /api/v1/debug/clock`
+//! ([`crate::api::debug`]); otherwise it stays 0 and setting it is refused.
+
+use std::sync::atomic::AtomicI64;
+use std::sync::atomic::Ordering;
+
+/// Wall-clock time for the scheduler.
+pub trait Clock: Send + Sync {
+    /// Unix milliseconds.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system clock, optionally shifted by a debug offset.
+#[derive(Debug, Default)]
+pub struct SystemClock {
+    adjustable: bool,
+    offset_ms: AtomicI64,
+}
+
+/// Refusal to shift a clock that was not configured as adjustable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the debug clock is disabled ([scheduler] debug_clock = false)")]
+pub struct ClockLocked;
+
+impl SystemClock {
+    /// A system clock; `adjustable` allows [`SystemClock::set_offset_ms`] (debug only).
+    pub fn new(adjustable: bool) -> Self {
+        Self { adjustable, offset_ms: AtomicI64::new(0) }
+    }
+
+    pub fn adjustable(&self) -> bool {
+        self.adjustable
+    }
+
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Shifts the clock by `offset_ms` from the system clock (replaces any earlier offset).
+    pub fn set_offset_ms(&self, offset_ms: i64) -> Result<(), ClockLocked> {
+        if !self.adjustable {
+            return Err(ClockLocked);
+        }
+        self.offset_ms.store(offset_ms, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Unix ms of the system clock (0 before 1970, which no real clock reports).
+fn system_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        system_now_ms().saturating_add(self.offset_ms())
+    }
+}
+
+/// A clock that only moves when told to (tests).
+#[derive(Debug, Default)]
+pub struct ManualClock(pub AtomicI64);
+
+impl ManualClock {
+    pub fn new(now_ms: i64) -> Self {
+        Self(AtomicI64::new(now_ms))
+    }
+
+    pub fn set(&self, now_ms: i64) {
+        self.0.store(now_ms, Ordering::Relaxed);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offset_shifts_only_an_adjustable_clock() {
+        let locked = SystemClock::new(false);
+        assert_eq!(locked.set_offset_ms(60_000), Err(ClockLocked));
+        assert_eq!(locked.offset_ms(), 0);
+
+        let c = SystemClock::new(true);
+        let before = c.now_ms();
+        c.set_offset_ms(3_600_000).expect("adjustable");
+        let after = c.now_ms();
+        assert!(after - before >= 3_600_000 && after - before < 3_660_000, "{before} {after}");
+        c.set_offset_ms(0).expect("adjustable");
+        assert!(c.now_ms() - before < 60_000);
+    }
+
+    #[test]
+    fn a_manual_clock_moves_only_when_set() {
+        let c = ManualClock::new(5);
+        assert_eq!(c.now_ms(), 5);
+        c.set(9);
+        assert_eq!(c.now_ms(), 9);
+    }
+}
