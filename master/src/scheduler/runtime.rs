@@ -26,6 +26,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use openraft::type_config::async_runtime::WatchReceiver;
+use raft_store::state::FireDecision;
 use raft_store::state::MisfirePolicy;
 use raft_store::state::Schedule;
 use raft_store::state::SkipReason;
@@ -64,8 +65,7 @@ pub const MAX_STARTING_DEADLINE_MS: u64 = 600_000;
 /// A delivery that ended without an outcome is not retried before this.
 const RETRY_COOLDOWN: Duration = Duration::from_secs(5);
 
-/// The ticks of `Trigger::Once`; a cron trigger has none. The runtime's fallback until the cron
-/// evaluator is wired in, and the tests' `Ticks`.
+/// The ticks of `Trigger::Once` only (a cron trigger has none): a minimal `Ticks` for tests.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OnceTicks;
 
@@ -81,7 +81,8 @@ impl Ticks for OnceTicks {
 /// The leader service (see `leader::services`).
 pub async fn run(ctx: LeaderContext) {
     let clock: Arc<dyn Clock> = ctx.node.clock.clone();
-    run_with(ctx, clock, OnceTicks).await
+    // One cache of compiled triggers per term (so deleted schedules' entries end with it).
+    run_with(ctx, clock, crate::cron_eval::CronTicks::new()).await
 }
 
 /// When a tick's delivery gives up: its starting deadline after the tick, bounded.
@@ -119,8 +120,13 @@ fn active_jobs(s: &State) -> BTreeMap<String, (i64, String)> {
             offer(sid, tick, &j.job_id);
         }
     }
-    for u in reconcile::unsettled(s) {
-        offer(&u.record.schedule_id, u.record.tick_ms, &u.job_id);
+    // A fire not yet delivered is the schedule's newest record (ticks only move forward).
+    for sch in s.schedules.values() {
+        if let Some(r) = s.fires_of(&sch.id).next_back().filter(|r| reconcile::unsettled_record(r)) {
+            if let FireDecision::Fired { job_id, .. } = &r.decision {
+                offer(&sch.id, r.tick_ms, job_id);
+            }
+        }
     }
     out
 }
@@ -332,6 +338,7 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
     }
     tracing::info!(term = ctx.term, "scheduler running");
     let mut metrics = ctx.node.raft.metrics();
+    let mut last_orphan_scan = Instant::now();
     loop {
         if ctx.token.is_cancelled() {
             return;
@@ -351,11 +358,16 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
             }
         }
         // Fired ticks nobody is delivering (an unknown commit fate, an outcome not committed).
-        let orphans: Vec<String> =
-            ctx.node.state.read(|s| reconcile::unsettled(s).into_iter().map(|u| u.job_id).collect());
-        for job_id in orphans {
-            if deliveries.may_retry(&job_id) {
-                deliveries.spawn(&shared, job_id, true, None);
+        // A scan of the whole ledger, so only now and then.
+        if last_orphan_scan.elapsed() >= RETRY_COOLDOWN {
+            last_orphan_scan = Instant::now();
+            let orphans: Vec<String> =
+                ctx.node.state.read(|s| reconcile::unsettled(s).into_iter().map(|u| u.job_id).collect());
+            for job_id in orphans {
+                if deliveries.may_retry(&job_id) {
+                    tracing::info!(term = ctx.term, job = %job_id, "a fire without an outcome: delivering it again");
+                    deliveries.spawn(&shared, job_id, true, None);
+                }
             }
         }
         let sleep = match round.next_wakeup {

@@ -65,30 +65,63 @@ async fn create(c: &TestCluster, spec: ScheduleSpec) -> String {
     }
 }
 
-/// The ledger decision of each schedule's single tick, as master `id` has it.
-fn decisions(c: &TestCluster, id: u64, schedules: &[String]) -> BTreeMap<String, (i64, FireDecision, u64)> {
+fn cron(expr: &str, selector: &[&str], misfire: MisfirePolicy) -> ScheduleSpec {
+    let mut spec = once(0, selector, 0);
+    spec.trigger = Trigger::Cron { expr: expr.into(), timezone: "UTC".into() };
+    spec.misfire = misfire;
+    spec
+}
+
+async fn pause(c: &TestCluster, sid: &str) {
+    let id = c.running_ids()[0];
+    let r = c.node(id).node.proposer.propose(Command::PauseSchedule { id: sid.to_string() }).await;
+    assert!(matches!(r, Ok(Proposed { applied: Applied::Schedule { .. }, .. })), "pause {sid}: {r:?}");
+}
+
+/// One ledger record: (schedule, tick, decision).
+type Rec = (String, i64, FireDecision);
+
+/// The ledger records of `schedules` as master `id` has them, oldest tick first per schedule.
+fn ledger(c: &TestCluster, id: u64, schedules: &[String]) -> Vec<Rec> {
     c.node(id).node.state.read(|s| {
         schedules
             .iter()
-            .filter_map(|sid| {
-                s.fires_of(sid).last().map(|r| (sid.clone(), (r.tick_ms, r.decision.clone(), r.decided_at_ms)))
-            })
+            .flat_map(|sid| s.fires_of(sid).map(|r| (sid.clone(), r.tick_ms, r.decision.clone())).collect::<Vec<_>>())
             .collect()
     })
 }
 
-/// Waits until every schedule's tick has a dispatch outcome; returns the ledger view.
-async fn settled(c: &TestCluster, schedules: &[String]) -> BTreeMap<String, (i64, FireDecision, u64)> {
-    eventually("every tick settled", WAIT, || async {
+fn fired_ticks(recs: &[Rec], sid: &str) -> Vec<i64> {
+    recs.iter().filter(|(s, _, d)| s == sid && matches!(d, FireDecision::Fired { .. })).map(|(_, t, _)| *t).collect()
+}
+
+/// Waits until `sid` has at least `n` fired ticks (after `after_ms`, if given).
+async fn fired_at_least(c: &TestCluster, sid: &str, n: usize, after_ms: i64) {
+    eventually(&format!("{n} fires of {sid}"), WAIT, || async {
         let id = c.leader().await;
-        let d = decisions(c, id, schedules);
-        let done = d.len() == schedules.len()
-            && d.values()
-                .all(|(_, dec, _)| !matches!(dec, FireDecision::Fired { dispatch: DispatchState::Pending, .. }));
-        if done {
-            Ok(d)
+        let t = fired_ticks(&ledger(c, id, &[sid.to_string()]), sid);
+        if t.iter().filter(|t| **t > after_ms).count() >= n {
+            Ok(())
         } else {
-            Err(format!("{d:?}"))
+            Err(format!("{t:?}"))
+        }
+    })
+    .await
+}
+
+/// Waits until every fired tick of `schedules` has a dispatch outcome; returns the ledger.
+async fn settled(c: &TestCluster, schedules: &[String]) -> Vec<Rec> {
+    eventually("every fired tick settled", WAIT, || async {
+        let id = c.leader().await;
+        let recs = ledger(c, id, schedules);
+        let pending: Vec<&Rec> = recs
+            .iter()
+            .filter(|(_, _, d)| matches!(d, FireDecision::Fired { dispatch: DispatchState::Pending, .. }))
+            .collect();
+        if pending.is_empty() && !recs.is_empty() {
+            Ok(recs.clone())
+        } else {
+            Err(format!("pending: {pending:?}"))
         }
     })
     .await
@@ -179,18 +212,18 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
     sorted[i]
 }
 
-/// Checks that each fired job id is on exactly one slave, exactly once, the one the ledger names;
-/// returns the lateness (dispatch commit − tick) of each fire, sorted.
-async fn check_delivery(
-    c: &TestCluster,
-    slaves: &[(&str, &InProcessSlave)],
-    ledger: &BTreeMap<String, (i64, FireDecision, u64)>,
-) -> Vec<i64> {
+/// Checks that each fired job id is on exactly one slave, exactly once, the one the ledger names,
+/// and that the slaves ran nothing else; returns each fire's lateness (dispatch commit − tick),
+/// sorted.
+async fn check_delivery(c: &TestCluster, slaves: &[(&str, &InProcessSlave)], recs: &[Rec]) -> Vec<i64> {
     let mut late = Vec::new();
     let seen = listings(c, slaves).await;
-    for (sid, (tick, dec, _)) in ledger {
-        let FireDecision::Fired { job_id, dispatch: DispatchState::Dispatched { node_id, at_ms, .. } } = dec else {
-            panic!("{sid}: not dispatched: {dec:?}");
+    let mut fired = 0;
+    for (sid, tick, dec) in recs {
+        let FireDecision::Fired { job_id, dispatch } = dec else { continue };
+        fired += 1;
+        let DispatchState::Dispatched { node_id, at_ms, .. } = dispatch else {
+            panic!("{job_id}: not dispatched: {dispatch:?}");
         };
         assert_eq!(job_id, &format!("{sid}-t{tick}"));
         assert_eq!(
@@ -200,8 +233,7 @@ async fn check_delivery(
         );
         late.push(*at_ms as i64 - tick);
     }
-    // Nothing else was run by the slaves (no stray duplicates under other ids).
-    assert_eq!(seen.len(), ledger.len(), "{seen:?}");
+    assert_eq!(seen.len(), fired, "the slaves ran exactly the fired jobs: {seen:?}");
     late.sort();
     late
 }
@@ -210,36 +242,33 @@ async fn check_delivery(
 async fn every_fire_reaches_exactly_one_slave_once_and_selectors_are_honoured() {
     let c = TestCluster::start(3, |_| {}).await;
     let (a, b) = two_slaves(&c).await;
-    let start = now_ms() + 2_000;
-    let mut schedules = Vec::new();
-    let mut only_b = Vec::new();
-    for i in 0..8 {
-        let selector: &[&str] = if i % 3 == 0 { &["tb"] } else { &[] };
-        let sid = create(&c, once(start + i * 500, selector, 60_000)).await;
-        if i % 3 == 0 {
-            only_b.push(sid.clone());
+    let every = create(&c, cron("* * * * * *", &[], MisfirePolicy::default())).await;
+    let on_b = create(&c, cron("*/2 * * * * *", &["tb"], MisfirePolicy::default())).await;
+    fired_at_least(&c, &every, 6, 0).await;
+    pause(&c, &every).await;
+    pause(&c, &on_b).await;
+    let schedules = [every.clone(), on_b.clone()];
+    let recs = settled(&c, &schedules).await;
+    let late = check_delivery(&c, &[("a", &a), ("b", &b)], &recs).await;
+    for (sid, tick, dec) in &recs {
+        if sid == &on_b {
+            assert!(
+                matches!(dec, FireDecision::Fired { dispatch: DispatchState::Dispatched { node_id, .. }, .. } if node_id == "b"),
+                "{sid}@{tick}: the selector wants b: {dec:?}"
+            );
         }
-        schedules.push(sid);
     }
-    let ledger = settled(&c, &schedules).await;
-    let late = check_delivery(&c, &[("a", &a), ("b", &b)], &ledger).await;
-    for sid in &only_b {
-        let (_, dec, _) = &ledger[sid];
-        assert!(
-            matches!(dec, FireDecision::Fired { dispatch: DispatchState::Dispatched { node_id, .. }, .. } if node_id == "b"),
-            "{sid}: {dec:?}"
-        );
-    }
+    let ticks = fired_ticks(&recs, &every);
+    let missed: i64 = ticks.windows(2).map(|w| (w[1] - w[0]) / 1000 - 1).sum();
+    assert!(ticks.windows(2).all(|w| w[1] > w[0] && (w[1] - w[0]) % 1000 == 0), "{ticks:?}");
     eprintln!(
-        "fire lateness (tick -> Dispatched committed), {} fires: p50 {} ms, max {} ms",
+        "steady state: {} fires; lateness (tick -> Dispatched committed) p50 {} ms, max {} ms; every-second ticks missed: {missed}",
         late.len(),
         percentile(&late, 0.5),
         percentile(&late, 1.0)
     );
     // Every master holds the same ledger.
-    for id in c.running_ids() {
-        assert_eq!(decisions(&c, id, &schedules).len(), schedules.len());
-    }
+    c.converged(0).await;
     let (mut a, mut b) = (a, b);
     a.stop().await;
     b.stop().await;
@@ -250,39 +279,31 @@ async fn every_fire_reaches_exactly_one_slave_once_and_selectors_are_honoured() 
 async fn a_new_leader_continues_after_the_leader_stops_and_nothing_runs_twice() {
     let mut c = TestCluster::start(3, |_| {}).await;
     let (a, b) = two_slaves(&c).await;
-    let start = now_ms() + 2_000;
-    let mut schedules = Vec::new();
-    for i in 0..10 {
-        schedules.push(create(&c, once(start + i * 600, &[], 60_000)).await);
-    }
+    // fire_all: the ticks missed during the failover must fire too, so there is no gap at all.
+    let every = create(&c, cron("* * * * * *", &[], MisfirePolicy::FireAll { cap: 100 })).await;
+    fired_at_least(&c, &every, 3, 0).await;
     let old = c.leader().await;
-    // Stop the leader once a few ticks are fired (some may be mid-delivery).
-    eventually("three ticks fired", WAIT, || async {
-        let d = decisions(&c, old, &schedules);
-        if d.len() >= 3 {
-            Ok(())
-        } else {
-            Err(format!("{d:?}"))
-        }
-    })
-    .await;
     let stopped_at = now_ms();
     c.stop(old).await;
     let new = c.leader().await;
     assert_ne!(new, old);
-    let ledger = settled(&c, &schedules).await;
-    // fire_once with a 60 s deadline: every tick fires, none twice.
-    let late = check_delivery(&c, &[("a", &a), ("b", &b)], &ledger).await;
-    let after: Vec<i64> = ledger
-        .values()
-        .filter(|(tick, _, _)| *tick >= stopped_at)
-        .map(|(tick, dec, _)| match dec {
+    fired_at_least(&c, &every, 3, stopped_at).await;
+    pause(&c, &every).await;
+    let recs = settled(&c, std::slice::from_ref(&every)).await;
+    let late = check_delivery(&c, &[("a", &a), ("b", &b)], &recs).await;
+    let ticks = fired_ticks(&recs, &every);
+    assert!(ticks.windows(2).all(|w| w[1] - w[0] == 1000), "no tick missed or repeated: {ticks:?}");
+    let after: Vec<i64> = recs
+        .iter()
+        .filter(|(_, tick, _)| *tick >= stopped_at)
+        .map(|(_, tick, dec)| match dec {
             FireDecision::Fired { dispatch: DispatchState::Dispatched { at_ms, .. }, .. } => *at_ms as i64 - tick,
             _ => i64::MAX,
         })
         .collect();
     eprintln!(
-        "failover: leader {old} stopped, {new} leads; lateness p50 {} ms, max {} ms; ticks after the stop: {after:?}",
+        "failover: leader {old} stopped, {new} leads; {} fires, lateness p50 {} ms, max {} ms; ticks after the stop, lateness: {after:?}",
+        late.len(),
         percentile(&late, 0.5),
         percentile(&late, 1.0)
     );
@@ -305,11 +326,19 @@ async fn with_every_slave_down_each_tick_records_dispatch_failed_with_the_reason
     let any2 = create(&c, once(start + 300, &[], 1_000)).await;
     let gpu = create(&c, once(start + 600, &["gpu"], 1_000)).await;
     let schedules = vec![any.clone(), any2.clone(), gpu.clone()];
-    let ledger = settled(&c, &schedules).await;
+    let recs = eventually("three ticks settled", WAIT, || async {
+        let r = settled(&c, &schedules).await;
+        if r.len() == 3 {
+            Ok(r)
+        } else {
+            Err(format!("{r:?}"))
+        }
+    })
+    .await;
     for (sid, want) in
         [(&any, "no node is up"), (&any2, "no node is up"), (&gpu, "no node is up that carries tags [gpu]")]
     {
-        let (_, dec, _) = &ledger[sid];
+        let (_, _, dec) = recs.iter().find(|(s, _, _)| s == sid).expect("record");
         match dec {
             FireDecision::Fired { dispatch: DispatchState::Failed { reason, .. }, .. } => {
                 assert!(reason.contains(want), "{sid}: {reason:?} should say {want:?}")
