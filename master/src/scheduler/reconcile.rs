@@ -76,11 +76,8 @@ async fn barrier(ctx: &Ctx<'_>) -> Option<()> {
         }
         match ctx.node.proposer.read_index_local().await {
             Ok(index) => {
-                let waited = ctx
-                    .node
-                    .raft
-                    .wait(Some(Duration::from_secs(10)))
-                    .applied_index_at_least(Some(index), "read index applied");
+                let wait = ctx.node.raft.wait(Some(Duration::from_secs(10)));
+                let waited = wait.applied_index_at_least(Some(index), "read index applied");
                 tokio::select! {
                     _ = ctx.token.cancelled() => return None,
                     r = waited => if r.is_ok() { return Some(()) },

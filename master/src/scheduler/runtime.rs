@@ -216,14 +216,12 @@ async fn deliver_one(shared: &Shared, job_id: &str, ask_first: bool, cancel: Opt
     let dctx = shared.dctx();
     let node = &shared.ctx.node;
     let now = shared.clock.now_ms();
+    // `None`: nothing to deliver (unknown, or it has an outcome already).
     let built = node.state.read(|s| {
-        let record = s.fire_of_job(job_id)?.clone();
-        let still_pending = reconcile::unsettled_record(&record);
+        let record = s.fire_of_job(job_id).filter(|r| reconcile::unsettled_record(r))?;
+        // The spec in force now (a pause or an edit after the fire does not undo the fire).
         Some(match s.schedules.get(&record.schedule_id) {
-            Some(sch) => {
-                let give_up = give_up_at(sch, record.tick_ms, now);
-                Ok((Job::new(&record, job_id, sch.spec.clone(), give_up), still_pending))
-            }
+            Some(sch) => Ok(Job::new(record, job_id, sch.spec.clone(), give_up_at(sch, record.tick_ms, now))),
             None => Err(format!("schedule {} was deleted before the job was delivered", record.schedule_id)),
         })
     });
@@ -233,8 +231,7 @@ async fn deliver_one(shared: &Shared, job_id: &str, ask_first: bool, cancel: Opt
             dctx.commit_failed(job_id, reason).await;
             return;
         }
-        Some(Ok((_, false))) => return,
-        Some(Ok((job, true))) => job,
+        Some(Ok(job)) => job,
     };
     if ask_first {
         let nodes = node.state.read(reconcile::up_nodes);
