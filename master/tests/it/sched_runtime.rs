@@ -348,3 +348,30 @@ async fn with_every_slave_down_each_tick_records_dispatch_failed_with_the_reason
     }
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_debug_clock_is_settable_only_where_enabled_and_with_a_token() {
+    use master::scheduler::clock::Clock;
+    let c = TestCluster::start(3, |cfg| cfg.scheduler.debug_clock = cfg.node_id == 1).await;
+    let post = |id: u64, body: Value, token: &'static str| {
+        let r = c.http.post(format!("{}/api/v1/debug/clock", c.url(id))).bearer_auth(token).json(&body);
+        async move {
+            let resp = r.send().await.expect("request");
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Disabled: as if the route did not exist.
+    assert_eq!(post(2, json!({"offset_ms": 1000}), ADMIN).await.0, 404);
+    // No token: 401 before anything else.
+    assert_eq!(post(1, json!({"offset_ms": 1000}), "wrong").await.0, 401);
+    let (st, v) = post(1, json!({"offset_ms": "soon"}), ADMIN).await;
+    assert_eq!((st, v["field"].as_str()), (400, Some("offset_ms")), "{v}");
+    let (st, v) = post(1, json!({"offset_ms": 3_600_000}), ADMIN).await;
+    assert_eq!((st, v["offset_ms"].as_i64()), (200, Some(3_600_000)), "{v}");
+    let skew = c.node(1).node.clock.now_ms() - now_ms();
+    assert!((3_590_000..3_610_000).contains(&skew), "{skew}");
+    assert_eq!(c.node(2).node.clock.offset_ms(), 0);
+    assert_eq!(post(1, json!({"offset_ms": 0}), ADMIN).await.0, 200);
+    c.shutdown().await;
+}
