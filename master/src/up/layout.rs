@@ -1,0 +1,190 @@
+//! The data directory of `up`: its free loopback ports, secrets and per-master TOML configs,
+//! kept in `<dir>/up.json` so that a restart reuses them (the cluster rejoins from disk).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::config::ClusterSecret;
+use crate::config::MasterConfig;
+
+/// Number of masters and slaves `up` starts.
+pub const MASTERS: u64 = 3;
+pub const SLAVES: usize = 2;
+const STATE_FILE: &str = "up.json";
+
+/// What must stay the same across restarts of `up` on one directory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Layout {
+    pub cluster_secret: String,
+    pub admin_token: String,
+    /// Master id → HTTP port (API and Raft).
+    pub master_ports: BTreeMap<u64, u16>,
+    /// Slave name → HTTP port (Scrapyd API).
+    pub slave_ports: BTreeMap<String, u16>,
+    pub demo_site_port: u16,
+    /// Filled at run time, not stored.
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+/// A random token of `bytes` bytes, hex-encoded.
+pub fn random_hex(bytes: usize) -> anyhow::Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+    Ok(hex::encode(buf))
+}
+
+/// Distinct free loopback ports (held open together so the kernel does not repeat one).
+fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .collect::<Result<Vec<_>, _>>()
+        .context("cannot bind a loopback port")?;
+    listeners.iter().map(|l| l.local_addr().map(|a| a.port()).context("no local address")).collect()
+}
+
+/// Makes the directory absolute without requiring it to exist.
+fn absolute(dir: &Path) -> anyhow::Result<PathBuf> {
+    if dir.is_absolute() {
+        return Ok(dir.to_path_buf());
+    }
+    Ok(std::env::current_dir().context("no current directory")?.join(dir))
+}
+
+/// Wipes `dir` for `--fresh`, refusing a non-empty directory that `up` did not create.
+fn wipe(dir: &Path) -> anyhow::Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let empty = std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?.next().is_none();
+    if !empty && !dir.join(STATE_FILE).is_file() {
+        anyhow::bail!("--fresh: {} is not empty and has no {STATE_FILE}; refusing to delete it", dir.display());
+    }
+    std::fs::remove_dir_all(dir).with_context(|| format!("cannot delete {}", dir.display()))
+}
+
+impl Layout {
+    /// Loads `<dir>/up.json`, or creates a new layout there (after wiping it with `fresh`).
+    pub fn load_or_create(dir: &Path, fresh: bool) -> anyhow::Result<Layout> {
+        let dir = absolute(dir)?;
+        if fresh {
+            wipe(&dir)?;
+        }
+        std::fs::create_dir_all(dir.join("logs")).with_context(|| format!("cannot create {}", dir.display()))?;
+        let state = dir.join(STATE_FILE);
+        if state.is_file() {
+            let text = std::fs::read_to_string(&state).with_context(|| format!("cannot read {}", state.display()))?;
+            let mut l: Layout = serde_json::from_str(&text)
+                .with_context(|| format!("{} is damaged; run with --fresh to start over", state.display()))?;
+            if l.master_ports.len() != MASTERS as usize || l.slave_ports.len() != SLAVES {
+                anyhow::bail!("{} describes another cluster shape; run with --fresh", state.display());
+            }
+            l.dir = dir;
+            return Ok(l);
+        }
+        let ports = free_ports(MASTERS as usize + SLAVES + 1)?;
+        let l = Layout {
+            cluster_secret: format!("dev-{}", random_hex(16)?),
+            admin_token: format!("spt_dev_{}", random_hex(16)?),
+            master_ports: (1..=MASTERS).zip(ports.iter().copied()).collect(),
+            slave_ports: (1..=SLAVES)
+                .map(|i| format!("slave-{i}"))
+                .zip(ports[MASTERS as usize..].iter().copied())
+                .collect(),
+            demo_site_port: ports[ports.len() - 1],
+            dir,
+        };
+        let text = serde_json::to_string_pretty(&l)?;
+        write_private(&state, &text)?;
+        Ok(l)
+    }
+
+    pub fn master_url(&self, id: u64) -> String {
+        format!("http://127.0.0.1:{}", self.master_ports.get(&id).copied().unwrap_or(0))
+    }
+
+    pub fn slave_url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}", self.slave_ports.get(name).copied().unwrap_or(0))
+    }
+
+    pub fn demo_site_url(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.demo_site_port)
+    }
+
+    pub fn log_path(&self, name: &str) -> PathBuf {
+        self.dir.join("logs").join(format!("{name}.log"))
+    }
+
+    /// Writes `<dir>/master-<id>.toml` (every start, so a changed layout is picked up) and
+    /// returns its path.
+    pub fn write_master_config(&self, id: u64) -> anyhow::Result<PathBuf> {
+        let port = self.master_ports.get(&id).copied().context("no such master")?;
+        let data_dir = self.dir.join(format!("master-{id}"));
+        std::fs::create_dir_all(&data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
+        let mut cfg = MasterConfig::from_toml(&format!(
+            "node_id = {id}\nlisten = \"127.0.0.1:{port}\"\ndata_dir = \"\"\ncluster_secret = \"\"\n"
+        ))?;
+        cfg.data_dir = data_dir;
+        cfg.cluster_secret = ClusterSecret(self.cluster_secret.clone());
+        cfg.admin_token = Some(ClusterSecret(self.admin_token.clone()));
+        cfg.peers = self.master_ports.keys().map(|&i| (i, self.master_url(i))).collect();
+        cfg.validate()?;
+        let path = self.dir.join(format!("master-{id}.toml"));
+        write_private(&path, &toml::to_string(&cfg)?)?;
+        Ok(path)
+    }
+
+    /// Creates and returns a slave's working directory (its eggs, logs, dbs and items).
+    pub fn slave_dir(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let d = self.dir.join(name);
+        std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
+        Ok(d)
+    }
+}
+
+/// Writes a file only its owner can read (it holds the token and the cluster secret).
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_layout_is_reused_and_fresh_replaces_it() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let a = Layout::load_or_create(tmp.path(), false).expect("create");
+        let b = Layout::load_or_create(tmp.path(), false).expect("reuse");
+        assert_eq!(a.master_ports, b.master_ports);
+        assert_eq!(a.admin_token, b.admin_token);
+        let path = a.write_master_config(2).expect("config");
+        let cfg = MasterConfig::from_toml(&std::fs::read_to_string(path).expect("read")).expect("parse");
+        assert_eq!(cfg.node_id, 2);
+        assert_eq!(cfg.peers.len(), 3);
+        let c = Layout::load_or_create(tmp.path(), true).expect("fresh");
+        assert_ne!(a.admin_token, c.admin_token);
+    }
+
+    #[test]
+    fn fresh_refuses_a_foreign_directory() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        std::fs::write(tmp.path().join("precious"), "x").expect("write");
+        let e = Layout::load_or_create(tmp.path(), true).expect_err("refused");
+        assert!(e.to_string().contains("refusing"));
+    }
+}

@@ -1,0 +1,204 @@
+//! `spider-master up`: a local dev cluster in the foreground — 3 masters (this executable,
+//! `run --config`), 2 spider-slaves, a demo site served in-process, the demo project deployed
+//! through the API and a demo schedule; `<dir>/cluster.json` says where everything is.
+//!
+//! - [`args`]: the command line.
+//! - [`layout`]: the data dir, its ports, secrets and master configs (reused across restarts).
+//! - [`venv`]: the slaves' Python with Scrapy.
+//! - [`processes`]: children in their own process groups, reported when they exit, stopped together.
+//! - [`demo`]: the demo site and egg.
+//! - [`provision`]: the API calls (idempotent).
+//! - [`report`]: `cluster.json` and the printed summary.
+
+pub mod args;
+pub mod demo;
+pub mod layout;
+pub mod processes;
+pub mod provision;
+pub mod report;
+pub mod venv;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+pub use args::UpArgs;
+use layout::Layout;
+use processes::Exit;
+use processes::Supervisor;
+use tokio::signal::unix::signal;
+use tokio::signal::unix::Signal;
+use tokio::signal::unix::SignalKind;
+
+/// Environment variables of `spider-master run` / `spider-slave` that must not leak from the
+/// user's shell into the children (they would override the generated configs).
+const CHILD_ENV: &[&str] = &[
+    "SPIDER_MASTER_CONFIG",
+    "SPIDER_MASTER_NODE_ID",
+    "SPIDER_MASTER_LISTEN",
+    "SPIDER_MASTER_DATA_DIR",
+    "SPIDER_CLUSTER_SECRET",
+    "SPIDER_SLAVE_PYTHON",
+];
+
+/// SIGINT and SIGTERM, installed before anything starts so neither kills `up` half-way.
+struct Signals {
+    int: Signal,
+    term: Signal,
+}
+
+impl Signals {
+    fn install() -> anyhow::Result<Signals> {
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).context("cannot handle SIGINT")?,
+            term: signal(SignalKind::terminate()).context("cannot handle SIGTERM")?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
+}
+
+fn report_exit(e: &Exit) {
+    eprintln!(
+        "up: {} (pid {}) exited: {}; it is not restarted; log: {}",
+        e.name,
+        e.pid,
+        processes::describe(&e.status),
+        e.log.display()
+    );
+}
+
+/// Runs `up` until SIGINT/SIGTERM; `Ok` after a clean stop, `Err` when start-up failed.
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let mut signals = Signals::install()?;
+    let (sup, mut exits) = Supervisor::new();
+    let grace = Duration::from_secs(args.stop_grace_secs);
+    let started = {
+        let starting = start(&args, &sup);
+        tokio::pin!(starting);
+        tokio::select! {
+            r = &mut starting => r.map(Some),
+            s = signals.next() => {
+                eprintln!("up: {s} during start-up");
+                Ok(None)
+            }
+            Some(e) = exits.recv() => {
+                report_exit(&e);
+                Err(anyhow::anyhow!("{} exited during start-up; see {}", e.name, e.log.display()))
+            }
+        }
+    };
+    if matches!(started, Ok(Some(()))) {
+        loop {
+            tokio::select! {
+                s = signals.next() => {
+                    eprintln!("up: {s}");
+                    break;
+                }
+                Some(e) = exits.recv() => report_exit(&e),
+            }
+        }
+    }
+    eprintln!("up: stopping every process (SIGTERM, SIGKILL after {grace:?})");
+    sup.stop_all(grace).await;
+    while let Ok(e) = exits.try_recv() {
+        eprintln!("up: stopped {} ({})", e.name, processes::describe(&e.status));
+    }
+    started.map(|_| ())
+}
+
+/// The spider-slave executable: `--slave-bin`, else next to this executable.
+fn slave_bin(args: &UpArgs, exe: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let bin = match &args.slave_bin {
+        Some(b) => b.clone(),
+        None => exe.parent().context("this executable has no directory")?.join("spider-slave"),
+    };
+    if !bin.is_file() {
+        anyhow::bail!(
+            "spider-slave not found at {}: build it (`cargo build --release -p slave`) or pass --slave-bin",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}
+
+/// Starts everything and provisions the cluster; returns once the summary is printed.
+async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(args.timeout_secs);
+    let layout = Layout::load_or_create(&args.dir, args.fresh)?;
+    let dir = layout.dir.clone();
+    let exe = std::env::current_exe().context("cannot find this executable")?;
+    let slave_bin = slave_bin(args, &exe)?;
+    eprintln!("up: data dir {}", dir.display());
+
+    for &id in layout.master_ports.keys() {
+        let config = layout.write_master_config(id)?;
+        let name = format!("master-{id}");
+        let mut cmd = tokio::process::Command::new(&exe);
+        cmd.arg("run").arg("--config").arg(&config);
+        for v in CHILD_ENV {
+            cmd.env_remove(v);
+        }
+        let pid = sup.spawn(&name, cmd, &layout.log_path(&name))?;
+        eprintln!("up: started {name} (pid {pid}) on {}", layout.master_url(id));
+    }
+    demo::serve_site(layout.demo_site_port).await?;
+    eprintln!("up: demo site on {}", layout.demo_site_url());
+
+    let python = venv::ensure_python(args.python.as_deref(), &dir).await?;
+    for (name, port) in &layout.slave_ports {
+        let mut cmd = tokio::process::Command::new(&slave_bin);
+        cmd.arg("--python").arg(&python).args(["--bind-address", "127.0.0.1", "--http-port", &port.to_string()]);
+        cmd.args(["--set", &format!("node_name={name}"), "--set", "poll_interval=1", "--set", "items_dir=items"]);
+        cmd.current_dir(layout.slave_dir(name)?);
+        for v in CHILD_ENV {
+            cmd.env_remove(v);
+        }
+        let pid = sup.spawn(name, cmd, &layout.log_path(name))?;
+        eprintln!("up: started {name} (pid {pid}) on {}", layout.slave_url(name));
+    }
+    for name in layout.slave_ports.keys() {
+        let url = format!("{}/daemonstatus.json", layout.slave_url(name));
+        provision::wait_http(&url, &format!("{name} (see {})", layout.log_path(name).display()), timeout).await?;
+    }
+
+    eprintln!("up: waiting for the masters to elect a leader");
+    let masters = layout.master_ports.keys().map(|&id| layout.master_url(id)).collect();
+    let mut api = provision::Api::new(masters, layout.admin_token.clone(), timeout)?;
+    let leader = api.wait_for_leader().await?;
+    for name in layout.slave_ports.keys() {
+        api.register_slave(name, &layout.slave_url(name)).await?;
+    }
+    let version = demo::egg_version();
+    if api.has_version(demo::PROJECT, &version).await? {
+        eprintln!("up: {} {version} already uploaded", demo::PROJECT);
+    } else {
+        eprintln!("up: building the demo egg");
+        let egg = demo::build_egg(&dir, &python, &layout.log_path("demo-egg")).await?;
+        let bytes = std::fs::read(&egg).with_context(|| format!("cannot read {}", egg.display()))?;
+        api.upload_egg(demo::PROJECT, &version, bytes).await?;
+    }
+    let slaves: Vec<String> = layout.slave_ports.keys().cloned().collect();
+    api.wait_deployed(demo::PROJECT, &version, &slaves).await?;
+    let schedule = api.ensure_schedule(&layout.demo_site_url()).await?;
+    if schedule.is_none() {
+        eprintln!(
+            "up: WARNING: this build has no /api/v1/schedules (404), so no demo schedule was created; \
+             run the demo spider by hand: curl {}/schedule.json -d project={} -d spider={} -d url={}",
+            layout.slave_url(slaves.first().map_or("slave-1", String::as_str)),
+            demo::PROJECT,
+            demo::SPIDER,
+            layout.demo_site_url()
+        );
+    }
+    let mut file = report::ClusterFile::new(&layout, &sup.pids(), leader);
+    file.demo_schedule = schedule;
+    file.write(&dir)?;
+    println!("{}", file.summary(&dir));
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! `spider-master up` end to end: the real binary starts 3 masters and 2 spider-slaves, deploys
+//! the demo egg, a crawl of the demo site yields items, and SIGTERM stops every child.
+//! Needs SPIDER_PYTHON (a Python with Scrapy) and spider-slave built next to spider-master.
+
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use serde_json::Value;
+
+const DEADLINE: Duration = Duration::from_secs(240);
+
+/// Polls `f` until it returns `Some`, failing with `what` after `timeout`.
+async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn get(http: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
+    let r = http.get(url).send().await.ok()?;
+    let status = r.status().as_u16();
+    Some((status, r.json().await.unwrap_or(Value::Null)))
+}
+
+fn alive(pid: u64) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+/// Kills the `up` process if the test fails half-way (it then stops its children).
+struct Up(Child);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            if let Ok(pid) = libc::pid_t::try_from(self.0.id()) {
+                // SAFETY: signals our own child.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn up_starts_a_cluster_that_deploys_and_crawls_then_stops_cleanly() {
+    let Some(python) = std::env::var_os("SPIDER_PYTHON").map(PathBuf::from) else {
+        eprintln!("SKIPPED: set SPIDER_PYTHON to a Python with Scrapy (scripts/setup.sh does) to run the `up` test");
+        return;
+    };
+    let master = PathBuf::from(env!("CARGO_BIN_EXE_spider-master"));
+    let slave = master.with_file_name("spider-slave");
+    assert!(slave.is_file(), "{} missing: build it with `cargo build --release -p slave`", slave.display());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("dev");
+    let log = std::fs::File::create(tmp.path().join("up.log")).expect("log");
+    let child = Command::new(&master)
+        .arg("up")
+        .arg("--dir")
+        .arg(&dir)
+        .arg("--python")
+        .arg(&python)
+        .arg("--slave-bin")
+        .arg(&slave)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log)
+        .spawn()
+        .expect("start spider-master up");
+    let mut up = Up(child);
+    let up_log = tmp.path().join("up.log");
+    let cluster_json = dir.join("cluster.json");
+    let cluster: Value = wait_for("cluster.json", DEADLINE, || {
+        let up_exited = matches!(up.0.try_wait(), Ok(Some(_)));
+        assert!(!up_exited, "up exited early:\n{}", std::fs::read_to_string(&up_log).unwrap_or_default());
+        let text = std::fs::read_to_string(&cluster_json).ok();
+        async move { serde_json::from_str(&text?).ok() }
+    })
+    .await;
+    check_cluster(&cluster, &dir).await;
+
+    // SIGTERM: every child gone, exit status 0.
+    let pids: Vec<u64> = ["masters", "slaves"]
+        .iter()
+        .flat_map(|k| cluster[k].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e["pid"].as_u64())
+        .collect();
+    assert_eq!(pids.len(), 5, "{cluster}");
+    let pid = libc::pid_t::try_from(up.0.id()).expect("pid");
+    // SAFETY: signals our own child.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let status = wait_for("up to exit", Duration::from_secs(60), || {
+        let s = up.0.try_wait().ok().flatten();
+        async move { s }
+    })
+    .await;
+    assert!(status.success(), "up exited with {status}:\n{}", std::fs::read_to_string(&up_log).unwrap_or_default());
+    wait_for("every child to be gone", Duration::from_secs(10), || {
+        let left: Vec<u64> = pids.iter().copied().filter(|&p| alive(p)).collect();
+        async move { left.is_empty().then_some(()) }
+    })
+    .await;
+}
+
+async fn check_cluster(cluster: &Value, dir: &Path) {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client");
+    let token = cluster["token"].as_str().expect("token");
+    let masters: Vec<String> = cluster["masters"]
+        .as_array()
+        .expect("masters")
+        .iter()
+        .filter_map(|m| m["api"].as_str().map(String::from))
+        .collect();
+    assert_eq!(masters.len(), 3, "{cluster}");
+    // Every master healthy, exactly one leader (waited on: a leader may just be changing).
+    wait_for("3 healthy masters and exactly one leader", DEADLINE, || {
+        let (http, masters) = (http.clone(), masters.clone());
+        async move {
+            let mut leaders = 0;
+            for m in &masters {
+                if get(&http, &format!("{m}/healthz")).await?.0 != 200 {
+                    return None;
+                }
+                if get(&http, &format!("{m}/leader")).await?.0 == 200 {
+                    leaders += 1;
+                }
+            }
+            (leaders == 1).then_some(())
+        }
+    })
+    .await;
+    let (status, _) = get(&http, &format!("{}/api/v1/cluster", masters[0])).await.expect("cluster");
+    assert_eq!(status, 401, "the API needs the token");
+    let r = http.get(format!("{}/api/v1/nodes", masters[0])).bearer_auth(token).send().await.expect("nodes");
+    let nodes: Value = r.json().await.expect("nodes json");
+    assert_eq!(nodes.as_array().map(Vec::len), Some(2), "{nodes}");
+
+    let slaves: Vec<String> = cluster["slaves"]
+        .as_array()
+        .expect("slaves")
+        .iter()
+        .filter_map(|s| s["url"].as_str().map(String::from))
+        .collect();
+    assert_eq!(slaves.len(), 2, "{cluster}");
+    for s in &slaves {
+        let (status, v) = get(&http, &format!("{s}/daemonstatus.json")).await.expect("daemonstatus");
+        assert_eq!((status, v["status"].as_str()), (200, Some("ok")), "{s}: {v}");
+        let (_, v) = get(&http, &format!("{s}/listprojects.json")).await.expect("listprojects");
+        assert!(v["projects"].as_array().is_some_and(|p| p.iter().any(|p| p == "demo")), "{s}: {v}");
+        let (_, v) = get(&http, &format!("{s}/listspiders.json?project=demo")).await.expect("listspiders");
+        assert!(v["spiders"].as_array().is_some_and(|p| p.iter().any(|p| p == "quotes")), "{s}: {v}");
+    }
+
+    // A crawl of the demo site yields its three quotes.
+    let site = cluster["demo_site"].as_str().expect("demo_site");
+    let form = [("project", "demo"), ("spider", "quotes"), ("url", site)];
+    let r = http.post(format!("{}/schedule.json", slaves[0])).form(&form).send().await.expect("schedule");
+    let v: Value = r.json().await.expect("schedule json");
+    let job = v["jobid"].as_str().expect("jobid").to_string();
+    let finished = wait_for("the demo crawl to finish", DEADLINE, || {
+        let (http, url, job) = (http.clone(), format!("{}/listjobs.json?project=demo", slaves[0]), job.clone());
+        async move {
+            let (_, v) = get(&http, &url).await?;
+            v["finished"].as_array()?.iter().find(|j| j["id"] == job.as_str()).cloned()
+        }
+    })
+    .await;
+    assert!(
+        finished["items_scraped"].as_u64().is_some_and(|n| n >= 3),
+        "{finished}; slave log under {}",
+        dir.display()
+    );
+}
