@@ -77,6 +77,7 @@ pub async fn build_egg(dir: &Path, python: &Path, log: &Path) -> anyhow::Result<
     let status = tokio::process::Command::new(python)
         .args(["setup.py", "bdist_egg", "-d", "dist"])
         .current_dir(&root)
+        .kill_on_drop(true)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

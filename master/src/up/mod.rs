@@ -106,10 +106,11 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
     eprintln!("up: stopping every process (SIGTERM, SIGKILL after {grace:?})");
     sup.stop_all(grace).await;
-    while let Ok(e) = exits.try_recv() {
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_millis(200), exits.recv()).await {
         eprintln!("up: stopped {} ({})", e.name, processes::describe(&e.status));
     }
-    started.map(|_| ())
+    // `main` prints only the top message: put the causes in it.
+    started.map(|_| ()).map_err(|e| anyhow::anyhow!("up: {e:#}"))
 }
 
 /// The spider-slave executable: `--slave-bin`, else next to this executable.

@@ -14,13 +14,19 @@ const CHECK: &str = "import scrapy, setuptools; print(scrapy.__version__)";
 
 /// Scrapy's version if `python` can import Scrapy and setuptools.
 async fn scrapy_version(python: &Path) -> Option<String> {
-    let out = tokio::process::Command::new(python).args(["-c", CHECK]).stderr(Stdio::null()).output().await.ok()?;
+    let out = tokio::process::Command::new(python)
+        .args(["-c", CHECK])
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// Runs `cmd`, printing each output line as `  | line` so the user sees progress.
 async fn run_streaming(what: &str, mut cmd: tokio::process::Command) -> anyhow::Result<()> {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
     let mut child = cmd.spawn().with_context(|| format!("cannot run {what}"))?;
     let pump = |r: Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>| async move {
         let Some(r) = r else { return };
