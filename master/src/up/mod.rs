@@ -189,8 +189,8 @@ async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
     let schedule = api.ensure_schedule(&layout.demo_site_url()).await?;
     if schedule.is_none() {
         eprintln!(
-            "up: WARNING: this build has no /api/v1/schedules (404), so no demo schedule was created; \
-             run the demo spider by hand: curl {}/schedule.json -d project={} -d spider={} -d url={}",
+            "up: WARNING: this build has no /api/v1/schedules (it answers 404/401), so no demo schedule was \
+             created; run the demo spider by hand: curl {}/schedule.json -d project={} -d spider={} -d url={}",
             layout.slave_url(slaves.first().map_or("slave-1", String::as_str)),
             demo::PROJECT,
             demo::SPIDER,

@@ -185,10 +185,10 @@ impl Api {
     }
 
     /// Creates the demo schedule unless one for the demo spider exists. `Ok(None)` when this
-    /// build has no schedules API (404).
+    /// build has no schedules API.
     pub async fn ensure_schedule(&self, site_url: &str) -> anyhow::Result<Option<String>> {
         let (status, v) = self.send(|| self.http.get(self.url("/schedules"))).await?;
-        if status == StatusCode::NOT_FOUND {
+        if no_route(status) {
             return Ok(None);
         }
         if !status.is_success() {
@@ -212,7 +212,7 @@ impl Api {
             "args": {"url": site_url},
         });
         let (status, v) = self.send(|| self.http.post(self.url("/schedules")).json(&body)).await?;
-        if status == StatusCode::NOT_FOUND {
+        if no_route(status) {
             return Ok(None);
         }
         if !status.is_success() {
@@ -222,6 +222,12 @@ impl Api {
         eprintln!("up: created demo schedule {id} (every minute)");
         Ok(Some(id))
     }
+}
+
+/// Whether a status means the route does not exist in this build: 404/405, or 401 although
+/// the token works for every other route (an unknown path falls through to the Raft routes).
+fn no_route(status: StatusCode) -> bool {
+    matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNAUTHORIZED)
 }
 
 /// Waits until `url` answers 2xx.
