@@ -169,17 +169,29 @@ async fn check_cluster(cluster: &Value, dir: &Path) {
         assert!(v["spiders"].as_array().is_some_and(|p| p.iter().any(|p| p == "quotes")), "{s}: {v}");
     }
 
-    // A crawl of the demo site yields its three quotes.
+    // The demo schedule exists; running it now through a master dispatches a crawl of the demo
+    // site to a slave, which yields its three quotes.
     let site = cluster["demo_site"].as_str().expect("demo_site");
-    let form = [("project", "demo"), ("spider", "quotes"), ("url", site)];
-    let r = http.post(format!("{}/schedule.json", slaves[0])).form(&form).send().await.expect("schedule");
-    let v: Value = r.json().await.expect("schedule json");
-    let job = v["jobid"].as_str().expect("jobid").to_string();
-    let finished = wait_for("the demo crawl to finish", DEADLINE, || {
-        let (http, url, job) = (http.clone(), format!("{}/listjobs.json?project=demo", slaves[0]), job.clone());
+    let schedule = cluster["demo_schedule"].as_str().expect("demo_schedule");
+    let r = http.get(format!("{}/api/v1/schedules/{schedule}", masters[1])).bearer_auth(token).send().await;
+    let v: Value = r.expect("schedule").json().await.expect("schedule json");
+    assert_eq!((v["spec"]["project"].as_str(), v["spec"]["args"]["url"].as_str()), (Some("demo"), Some(site)), "{v}");
+    assert!(v["next_fires"].as_array().is_some_and(|f| !f.is_empty()), "{v}");
+    let r = http.post(format!("{}/api/v1/schedules/{schedule}/run", masters[2])).bearer_auth(token).send().await;
+    let r = r.expect("run now");
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.expect("run json");
+    let job = v["job_id"].as_str().expect("job_id").to_string();
+    let finished = wait_for("the demo crawl to finish on a slave", DEADLINE, || {
+        let (http, slaves, job) = (http.clone(), slaves.clone(), job.clone());
         async move {
-            let (_, v) = get(&http, &url).await?;
-            v["finished"].as_array()?.iter().find(|j| j["id"] == job.as_str()).cloned()
+            for s in &slaves {
+                let (_, v) = get(&http, &format!("{s}/listjobs.json?project=demo")).await?;
+                if let Some(j) = v["finished"].as_array()?.iter().find(|j| j["id"] == job.as_str()) {
+                    return Some(j.clone());
+                }
+            }
+            None
         }
     })
     .await;

@@ -55,7 +55,8 @@ pub fn router(node: Arc<MasterNode>) -> Router {
         .route("/raft/hello", get(hello))
         .route("/raft/membership", post(membership))
         .layer(DefaultBodyLimit::max(RAFT_BODY_LIMIT))
-        .layer(axum::middleware::from_fn_with_state(secret, super::auth::require_cluster_secret))
+        // `route_layer`: only `/raft/*` routes need the secret; unknown paths stay plain 404s.
+        .route_layer(axum::middleware::from_fn_with_state(secret, super::auth::require_cluster_secret))
         .with_state(node)
 }
 

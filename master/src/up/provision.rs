@@ -184,13 +184,9 @@ impl Api {
         }
     }
 
-    /// Creates the demo schedule unless one for the demo spider exists. `Ok(None)` when this
-    /// build has no schedules API.
-    pub async fn ensure_schedule(&self, site_url: &str) -> anyhow::Result<Option<String>> {
+    /// Creates the demo schedule unless one for the demo spider exists; its id.
+    pub async fn ensure_schedule(&self, site_url: &str) -> anyhow::Result<String> {
         let (status, v) = self.send(|| self.http.get(self.url("/schedules"))).await?;
-        if no_route(status) {
-            return Ok(None);
-        }
         if !status.is_success() {
             anyhow::bail!("listing schedules: {status} {v}");
         }
@@ -203,7 +199,7 @@ impl Api {
         }) {
             let id = field(s, "id").unwrap_or_default();
             eprintln!("up: demo schedule {id} already exists");
-            return Ok(Some(id));
+            return Ok(id);
         }
         let body = json!({
             "project": demo::PROJECT,
@@ -212,22 +208,13 @@ impl Api {
             "args": {"url": site_url},
         });
         let (status, v) = self.send(|| self.http.post(self.url("/schedules")).json(&body)).await?;
-        if no_route(status) {
-            return Ok(None);
-        }
         if !status.is_success() {
             anyhow::bail!("creating the demo schedule: {status} {v}");
         }
         let id = field(&v, "id").unwrap_or_default();
         eprintln!("up: created demo schedule {id} (every minute)");
-        Ok(Some(id))
+        Ok(id)
     }
-}
-
-/// Whether a status means the route does not exist in this build: 404/405, or 401 although
-/// the token works for every other route (an unknown path falls through to the Raft routes).
-fn no_route(status: StatusCode) -> bool {
-    matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNAUTHORIZED)
 }
 
 /// Waits until `url` answers 2xx.

@@ -33,7 +33,7 @@ pub struct ClusterFile {
     pub leader: String,
     pub demo_project: String,
     pub demo_version: String,
-    /// The demo schedule's id; `null` when this build has no schedules API.
+    /// The demo schedule's id.
     pub demo_schedule: Option<String>,
 }
 

@@ -126,9 +126,20 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
         let r = c.http.get(format!("{base}{path}")).bearer_auth("wrong").send().await.expect("get");
         assert_eq!(r.status(), 401, "{path} with a wrong token");
     }
+    // Unknown paths are 404 with a valid token, not a cluster-secret refusal.
+    for url in [format!("{base}/no-such-resource"), format!("{}/no-such-page", c.url(f))] {
+        let r = c.http.get(&url).bearer_auth(ADMIN).send().await.expect("get");
+        assert_eq!(r.status(), 404, "{url}");
+    }
     let doc: Value = c.http.get(format!("{base}/openapi.json")).send().await.expect("doc").json().await.expect("json");
-    for path in ["/api/v1/nodes", "/api/v1/projects/{project}/versions", "/api/v1/jobs/{id}/cancel", "/api/v1/cluster"]
-    {
+    for path in [
+        "/api/v1/nodes",
+        "/api/v1/projects/{project}/versions",
+        "/api/v1/jobs/{id}/cancel",
+        "/api/v1/cluster",
+        "/api/v1/schedules",
+        "/api/v1/schedules/{id}/fires",
+    ] {
         assert!(doc["paths"][path].is_object(), "openapi lacks {path}");
     }
     c.shutdown().await;

@@ -4,7 +4,7 @@
 mod api_input;
 mod cluster;
 mod fixtures;
-mod schedules;
 mod sched_runtime;
+mod schedules;
 mod slaves;
 mod workers;
