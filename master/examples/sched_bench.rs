@@ -407,25 +407,25 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
     // Late deliveries of the window's last ticks: wait until no new ones for 2 s (at most 60 s).
     let in_window =
         |r: &Recorder| r.log.iter().filter(|(_, j)| split_job(j).is_some_and(|(_, t)| t >= t0 && t < t1)).count();
-    let mut last = in_window(&rec.lock().expect("lock"));
-    let settle_deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let now = in_window(&rec.lock().expect("lock"));
-        if now == last || Instant::now() > settle_deadline {
-            break;
-        }
-        last = now;
-    }
-
     // Expected ticks: schedule i at second i % 60 of every minute in [t0, t1).
     let mut per_second: HashMap<i64, usize> = HashMap::new();
     for i in 0..n {
         *per_second.entry((i % 60) as i64).or_default() += 1;
     }
     let expected: usize = (t0 / 1000..t1 / 1000).map(|s| per_second.get(&(s % 60)).copied().unwrap_or(0)).sum();
+    // Late deliveries of the window's last ticks: wait until all arrived, or none arrived for
+    // 10 s (at most 60 s).
+    let mut last = in_window(&rec.lock().expect("lock"));
+    let mut still = 0;
+    let settle_deadline = Instant::now() + Duration::from_secs(60);
+    while last < expected && still < 5 && Instant::now() < settle_deadline {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let now = in_window(&rec.lock().expect("lock"));
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+    }
 
-    let (lateness, received, duplicates, first_recv_span) = {
+    let (lateness, received, duplicates, all_received) = {
         let r = rec.lock().expect("lock");
         let mut first: HashMap<&str, i64> = HashMap::new();
         let mut dups = 0;
@@ -439,10 +439,8 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
             }
         }
         let late: Vec<f64> = first.iter().map(|(j, at)| (at - split_job(j).expect("job").1) as f64).collect();
-        let span = first.values().min().zip(first.values().max()).map(|(a, b)| (b - a) as f64 / 1000.0);
-        (pcts(late), first.len(), dups, span)
+        (pcts(late), first.len(), dups, r.log.len())
     };
-    let _ = first_recv_span;
 
     // The ledger's view of the window's ticks.
     let leader = cluster.leader(Duration::from_secs(30)).await.expect("a leader");
@@ -463,7 +461,18 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
                 }
             }
         }
-        format!("fired {fired} (dispatched {dispatched}, pending {pending}, failed {failed}), skipped {skipped}")
+        let (mut all, mut newest) = (0usize, i64::MIN);
+        for sid in &ids {
+            for r in s.fires_of(sid) {
+                all += 1;
+                newest = newest.max(r.tick_ms);
+            }
+        }
+        format!(
+            "fired {fired} (dispatched {dispatched}, pending {pending}, failed {failed}), skipped {skipped}; \
+             whole run: {all} ledger records, newest tick {:.1} s after the window's end, {all_received} schedule.json received",
+            if all == 0 { f64::NAN } else { newest.saturating_sub(t1) as f64 / 1000.0 }
+        )
     });
     cluster.shutdown().await;
     SizeResult {
@@ -608,7 +617,12 @@ async fn main() {
         "sched", "create s", "fires", "fires/s", "p50 ms", "p99 ms", "max ms", "missed", "dups"
     );
     for r in &sizes {
-        let goal = goal_p99_ms(r.n).map(|g| ratio(r.lateness.p99, g)).unwrap_or_else(|| "no goal".into());
+        let goal = match goal_p99_ms(r.n) {
+            _ if r.received == 0 => "MISSED: no fire of the window arrived".to_string(),
+            Some(g) if r.missed > 0 => format!("{}, and {} ticks missed", ratio(r.lateness.p99, g), r.missed),
+            Some(g) => ratio(r.lateness.p99, g),
+            None => "no goal".into(),
+        };
         println!(
             "{:>8} {:>9.1} {:>8} {:>8.1} {:>8.0} {:>8.0} {:>9.0} {:>7} {:>5}  {goal}",
             r.n,
