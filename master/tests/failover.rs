@@ -323,9 +323,9 @@ async fn cron_fires_exactly_once_across_leader_kills_and_pauses() {
         api.register_slave(name, &c.layout.slave_url(name)).await.expect("register slave");
     }
     let egg = demo::build_egg(&c.layout.dir, &python, &c.layout.dir.join("logs/demo-egg.log")).await.expect("egg");
-    // No '.' in the version: the slave stores it under Scrapyd's sanitized name ('.' → '_'), which
-    // the deployer's verify pass does not match with the stored name and deletes as stale.
-    let version = demo::egg_version().replace('.', "_");
+    // A version with a '.', which the slaves list in Scrapyd's sanitized form ('.' → '_'): the
+    // deployer must not take it for a stale version on every new leader.
+    let version = demo::egg_version();
     api.upload_egg(demo::PROJECT, &version, std::fs::read(egg).expect("read egg")).await.expect("upload");
     let slaves: Vec<String> = c.layout.slave_ports.keys().cloned().collect();
     api.wait_deployed(demo::PROJECT, &version, &slaves).await.expect("deployed");

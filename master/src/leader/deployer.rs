@@ -27,6 +27,7 @@ use raft_store::Command;
 
 use super::LeaderContext;
 use crate::propose::now_ms;
+use crate::slave_client::scrapyd_version_name;
 use crate::slave_client::SlaveClient;
 use crate::slave_client::SlaveError;
 
@@ -147,8 +148,10 @@ async fn sync_node(
                 }
             }
         }
+        // The slave lists versions as Scrapyd stores them (`1.0` → `1_0`): compare in that form.
+        let stored: BTreeSet<String> = p.versions.keys().map(|v| scrapyd_version_name(v)).collect();
         if let Some(have) = &on_slave {
-            for extra in have.iter().filter(|v| !p.versions.contains_key(*v)) {
+            for extra in have.iter().filter(|v| !stored.contains(*v)) {
                 match client.delversion(&p.name, extra).await {
                     Ok(()) => {
                         tracing::info!(node = %n.id, project = %p.name, version = %extra, "stale version deleted")
@@ -159,7 +162,7 @@ async fn sync_node(
         }
         for (version, v) in &p.versions {
             let recorded = matches!(v.deployments.get(&n.id), Some(Deployment::Deployed { .. }));
-            let present = on_slave.as_ref().is_none_or(|have| have.contains(version));
+            let present = on_slave.as_ref().is_none_or(|have| have.contains(&scrapyd_version_name(version)));
             if recorded && present {
                 continue;
             }

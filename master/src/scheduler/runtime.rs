@@ -131,6 +131,32 @@ fn active_jobs(s: &State) -> BTreeMap<String, (i64, String)> {
     out
 }
 
+/// A cheap summary of the schedules table that changes whenever a schedule is created, updated,
+/// paused, resumed or deleted (every such change bumps a version or the count). Cursors are left
+/// out: they move only by this leader's own decisions.
+fn schedules_fingerprint(s: &State) -> (usize, u64, u64) {
+    s.schedules.values().fold((0, 0, 0), |(n, versions, created), sch| {
+        (n + 1, versions.wrapping_add(sch.version), created.wrapping_add(sch.created_at_ms))
+    })
+}
+
+/// The last plan: what it saw and when it is due again.
+struct Planned {
+    fingerprint: (usize, u64, u64),
+    next_wakeup: Option<i64>,
+    at: Instant,
+}
+
+impl Planned {
+    /// Whether a new round could decide anything: a tick is due, a schedule changed, or the
+    /// last plan is older than [`MAX_SLEEP`] (a bound for anything the fingerprint misses).
+    fn stale(&self, fingerprint: (usize, u64, u64), now_ms: i64) -> bool {
+        self.fingerprint != fingerprint
+            || self.at.elapsed() >= MAX_SLEEP
+            || self.next_wakeup.is_some_and(|at| now_ms >= at)
+    }
+}
+
 fn plan_round(s: &State, now_ms: i64, ticks: &impl Ticks) -> Round {
     let active = active_jobs(s);
     let inputs = s
@@ -336,6 +362,7 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
     tracing::info!(term = ctx.term, "scheduler running");
     let mut metrics = ctx.node.raft.metrics();
     let mut last_orphan_scan = Instant::now();
+    let mut planned: Option<Planned> = None;
     loop {
         if ctx.token.is_cancelled() {
             return;
@@ -343,7 +370,16 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
         // Read the applied id first: any change after it wakes the sleep below.
         let applied = ctx.node.state.last_applied();
         let now = shared.clock.now_ms();
-        let mut round = ctx.node.state.read(|s| plan_round(s, now, &ticks));
+        // Plan only when a round could decide something: not on every applied entry (each
+        // delivery commits one), which at 10k schedules kept the leader planning back to back.
+        let fingerprint = ctx.node.state.read(schedules_fingerprint);
+        let mut round = if planned.as_ref().is_none_or(|p| p.stale(fingerprint, now)) {
+            let round = ctx.node.state.read(|s| plan_round(s, now, &ticks));
+            planned = Some(Planned { fingerprint, next_wakeup: round.next_wakeup, at: Instant::now() });
+            round
+        } else {
+            Round { next_wakeup: planned.as_ref().and_then(|p| p.next_wakeup), ..Round::default() }
+        };
         round.applied = applied;
         if !round.fires.is_empty() || !round.skips.is_empty() {
             // Committing changes the applied id, so the sleep below ends at once: the next
