@@ -15,7 +15,6 @@ use raft_store::state::Node;
 use raft_store::state::NodeSpec;
 use raft_store::state::Role;
 use raft_store::state::Secret;
-use raft_store::Applied;
 use raft_store::Command;
 use serde::Deserialize;
 use serde::Serialize;
@@ -23,6 +22,7 @@ use serde::Serialize;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::read::check_name;
+use super::read::write;
 use super::read::Consistency;
 use crate::metrics_poller::Sample;
 use crate::metrics_poller::Series;
@@ -124,13 +124,6 @@ fn check_spec(spec: &NodeSpec) -> Result<(), ApiError> {
 
 fn get_node(node: &MasterNode, id: &str) -> Result<Node, ApiError> {
     node.state.read(|s| s.nodes.get(&id.to_string()).cloned()).ok_or_else(|| ApiError::NotFound(format!("node {id}")))
-}
-
-async fn write(node: &MasterNode, cmd: Command, what: &str) -> Result<(), ApiError> {
-    match node.proposer.propose(cmd).await?.applied {
-        Applied::Rejected(r) => Err(ApiError::from_rejection(r, what)),
-        _ => Ok(()),
-    }
 }
 
 #[utoipa::path(get, path = "/api/v1/nodes", tag = "nodes", params(Consistency),

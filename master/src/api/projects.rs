@@ -20,7 +20,6 @@ use axum::Router;
 use raft_store::state::Deployment;
 use raft_store::state::Project;
 use raft_store::state::Role;
-use raft_store::Applied;
 use raft_store::Command;
 use serde::Deserialize;
 use serde::Serialize;
@@ -29,6 +28,7 @@ use sha2::Digest;
 use super::auth::Principal;
 use super::error::ApiError;
 use super::read::check_name;
+use super::read::write;
 use super::read::Consistency;
 use crate::node::MasterNode;
 
@@ -222,9 +222,7 @@ pub async fn upload(
         )));
     }
     let cmd = Command::AddVersion { project: project.clone(), version: version.clone(), egg: egg.to_vec() };
-    if let Applied::Rejected(r) = node.proposer.propose(cmd).await?.applied {
-        return Err(ApiError::from_rejection(r, &format!("{project} {version}")));
-    }
+    write(&node, cmd, &format!("{project} {version}")).await?;
     tracing::info!(%project, %version, size = egg.len(), by = %p.username, "egg stored");
     Ok((StatusCode::CREATED, Json(view(&get_project(&node, &project)?))))
 }
@@ -252,11 +250,7 @@ pub async fn delete_project(
     if !users.is_empty() {
         return Err(ApiError::Conflict(format!("schedules {} run {project}; delete them first", users.join(", "))));
     }
-    if let Applied::Rejected(r) =
-        node.proposer.propose(Command::DeleteProject { project: project.clone() }).await?.applied
-    {
-        return Err(ApiError::from_rejection(r, &project));
-    }
+    write(&node, Command::DeleteProject { project: project.clone() }, &project).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -276,8 +270,6 @@ pub async fn delete_version(
         return Err(ApiError::Conflict(format!("schedules {} pin version {version}", users.join(", "))));
     }
     let cmd = Command::DeleteVersion { project: project.clone(), version: version.clone() };
-    if let Applied::Rejected(r) = node.proposer.propose(cmd).await?.applied {
-        return Err(ApiError::from_rejection(r, &format!("{project} {version}")));
-    }
+    write(&node, cmd, &format!("{project} {version}")).await?;
     Ok(StatusCode::NO_CONTENT)
 }

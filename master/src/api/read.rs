@@ -1,5 +1,7 @@
-//! Shared pieces of the resource handlers: read consistency and name validation.
+//! Shared pieces of the resource handlers: writes, read consistency and name validation.
 
+use raft_store::Applied;
+use raft_store::Command;
 use serde::Deserialize;
 
 use super::error::ApiError;
@@ -22,6 +24,16 @@ impl Consistency {
             Some("linearizable") => node.proposer.linearizable_barrier().await.map_err(ApiError::from),
             Some(other) => Err(ApiError::bad("consistency", format!("{other:?} is not one of local, linearizable"))),
         }
+    }
+}
+
+/// Commits `cmd` through Raft (forwarded to the leader if need be; applied on this master when
+/// it returns, so the handler can read its own write). A rejection becomes the API error about
+/// `what`.
+pub async fn write(node: &MasterNode, cmd: Command, what: &str) -> Result<Applied, ApiError> {
+    match node.proposer.propose(cmd).await?.applied {
+        Applied::Rejected(r) => Err(ApiError::from_rejection(r, what)),
+        applied => Ok(applied),
     }
 }
 

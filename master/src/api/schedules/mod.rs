@@ -4,15 +4,13 @@
 //! - [`validate`]: request shapes, the JSON extractor with our 400s, and the spec checks.
 //! - [`view`]: response shapes (next fire times from `cron_eval`, fire records).
 //!
-//! Every write goes through `Proposer::propose`; the answer is read from this master's state
-//! after it applied the write (a follower waits for its own apply), so a client reads its write
-//! wherever it sent it.
+//! Every write goes through `Proposer::propose`, which returns once this master applied it, so
+//! the answer is read from local state and a client reads its write wherever it sent it.
 
 pub mod validate;
 pub mod view;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::Path;
 use axum::extract::Query;
@@ -43,12 +41,11 @@ use self::view::FireView;
 use self::view::ScheduleView;
 use super::auth::Principal;
 use super::error::ApiError;
+use super::read::write;
 use super::read::Consistency;
 use crate::node::MasterNode;
 use crate::propose::now_ms;
 
-/// How long a master waits to apply its own committed write before answering.
-const OWN_WRITE_WAIT: Duration = Duration::from_secs(10);
 /// Read-merge-write rounds of a PATCH without `expected_version` before giving up with 409.
 const PATCH_ATTEMPTS: usize = 5;
 /// Fire history page size: default and maximum.
@@ -73,26 +70,6 @@ fn get_schedule(node: &MasterNode, id: &str) -> Result<Schedule, ApiError> {
     node.state
         .read(|s| s.schedules.get(&id.to_string()).cloned())
         .ok_or_else(|| ApiError::NotFound(format!("schedule {id}")))
-}
-
-/// Waits until this master applied log index `index` (its own write, maybe committed elsewhere).
-async fn applied_here(node: &MasterNode, index: u64) -> Result<(), ApiError> {
-    node.raft
-        .wait(Some(OWN_WRITE_WAIT))
-        .applied_index_at_least(Some(index), "own write applied")
-        .await
-        .map(|_| ())
-        .map_err(|_| ApiError::Indeterminate(format!("committed at log index {index}, not yet applied on this master")))
-}
-
-/// Proposes `cmd`; on success waits for this master to apply it and returns the result.
-async fn write(node: &MasterNode, cmd: Command, what: &str) -> Result<Applied, ApiError> {
-    let proposed = node.proposer.propose(cmd).await?;
-    if let Applied::Rejected(r) = proposed.applied {
-        return Err(ApiError::from_rejection(r, what));
-    }
-    applied_here(node, proposed.log_index).await?;
-    Ok(proposed.applied)
 }
 
 /// Checks `spec` on this master's state; if that refuses it, checks again once this master
@@ -199,7 +176,6 @@ pub async fn update(
             Applied::Rejected(Rejection::VersionConflict { .. }) if patch.expected_version.is_none() => continue,
             Applied::Rejected(r) => return Err(ApiError::from_rejection(r, &what)),
             _ => {
-                applied_here(&node, proposed.log_index).await?;
                 tracing::info!(schedule = %id, by = %p.username, "schedule updated");
                 return view_of(&node, &id);
             }
@@ -290,7 +266,6 @@ pub async fn run_now(
         Applied::Rejected(r) => return Err(ApiError::from_rejection(r, &format!("schedule {id}"))),
         other => return Err(ApiError::Internal(format!("fire applied as {other:?}"))),
     };
-    applied_here(&node, proposed.log_index).await?;
     tracing::info!(schedule = %id, tick_ms, job = %job_id, by = %p.username, "schedule run now");
     Ok((StatusCode::ACCEPTED, Json(RunNow { schedule_id: id, tick_ms, job_id })))
 }
