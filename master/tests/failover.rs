@@ -30,15 +30,6 @@ use serde_json::Value;
 const SETUP: Duration = Duration::from_secs(120);
 const WAIT: Duration = Duration::from_secs(30);
 const ROUNDS: usize = 4;
-/// Environment that would override the generated configs of the children.
-const CHILD_ENV: &[&str] = &[
-    "SPIDER_MASTER_CONFIG",
-    "SPIDER_MASTER_NODE_ID",
-    "SPIDER_MASTER_LISTEN",
-    "SPIDER_MASTER_DATA_DIR",
-    "SPIDER_CLUSTER_SECRET",
-    "SPIDER_SLAVE_PYTHON",
-];
 
 /// Polls `f` until it returns `Some`, failing with `what` (and the last state `f` saw) after `timeout`.
 async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
@@ -82,9 +73,6 @@ impl Procs {
             .append(true)
             .open(self.dir.join("logs").join(format!("{name}.log")))
             .expect("log file");
-        for v in CHILD_ENV {
-            cmd.env_remove(v);
-        }
         use std::os::unix::process::CommandExt;
         cmd.stdin(Stdio::null()).stdout(log.try_clone().expect("log")).stderr(log).process_group(0);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
@@ -152,9 +140,8 @@ impl Cluster {
     }
 
     fn start_master(&mut self, id: u64) {
-        let config = self.layout.write_master_config(id).expect("master config");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_spider-master"));
-        cmd.arg("run").arg("--config").arg(config).current_dir(&self.layout.dir);
+        let exe = Path::new(env!("CARGO_BIN_EXE_spider-master"));
+        let cmd = self.layout.master_command(exe, id).expect("master command");
         self.procs.spawn(&format!("master-{id}"), cmd);
     }
 
@@ -304,12 +291,8 @@ async fn cron_fires_exactly_once_across_leader_kills_and_pauses() {
     for id in c.ids() {
         c.start_master(id);
     }
-    for (name, port) in c.layout.slave_ports.clone() {
-        let dir = c.layout.slave_dir(&name).expect("slave dir");
-        let mut cmd = Command::new(&slave_bin);
-        cmd.arg("--python").arg(&python).args(["--bind-address", "127.0.0.1", "--http-port", &port.to_string()]);
-        cmd.args(["--set", &format!("node_name={name}"), "--set", "poll_interval=1"]);
-        cmd.current_dir(dir);
+    for name in c.layout.slave_ports.keys().cloned().collect::<Vec<_>>() {
+        let cmd = c.layout.slave_command(&slave_bin, &name, &python).expect("slave command");
         c.procs.spawn(&name, cmd);
     }
     for name in c.layout.slave_ports.keys() {

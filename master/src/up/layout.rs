@@ -145,6 +145,43 @@ impl Layout {
         std::fs::create_dir_all(&d).with_context(|| format!("cannot create {}", d.display()))?;
         Ok(d)
     }
+
+    /// The command line of master `id` (`<exe> run --config <its freshly written TOML>`).
+    pub fn master_command(&self, exe: &Path, id: u64) -> anyhow::Result<std::process::Command> {
+        let config = self.write_master_config(id)?;
+        let mut cmd = child_command(exe);
+        cmd.arg("run").arg("--config").arg(config).current_dir(&self.dir);
+        Ok(cmd)
+    }
+
+    /// The command line of slave `name`, run from its own directory with `python`.
+    pub fn slave_command(&self, slave_bin: &Path, name: &str, python: &Path) -> anyhow::Result<std::process::Command> {
+        let port = self.slave_ports.get(name).copied().context("no such slave")?;
+        let mut cmd = child_command(slave_bin);
+        cmd.arg("--python").arg(python).args(["--bind-address", "127.0.0.1", "--http-port", &port.to_string()]);
+        cmd.args(["--set", &format!("node_name={name}"), "--set", "poll_interval=1", "--set", "items_dir=items"]);
+        cmd.current_dir(self.slave_dir(name)?);
+        Ok(cmd)
+    }
+}
+
+/// Environment variables of `spider-master run` / `spider-slave` that must not leak from the
+/// user's shell into the children (they would override the generated configs).
+const CHILD_ENV: &[&str] = &[
+    "SPIDER_MASTER_CONFIG",
+    "SPIDER_MASTER_NODE_ID",
+    "SPIDER_MASTER_LISTEN",
+    "SPIDER_MASTER_DATA_DIR",
+    "SPIDER_CLUSTER_SECRET",
+    "SPIDER_SLAVE_PYTHON",
+];
+
+fn child_command(program: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    for v in CHILD_ENV {
+        cmd.env_remove(v);
+    }
+    cmd
 }
 
 /// Writes a file only its owner can read (it holds the token and the cluster secret).

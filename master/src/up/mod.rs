@@ -30,17 +30,6 @@ use tokio::signal::unix::signal;
 use tokio::signal::unix::Signal;
 use tokio::signal::unix::SignalKind;
 
-/// Environment variables of `spider-master run` / `spider-slave` that must not leak from the
-/// user's shell into the children (they would override the generated configs).
-const CHILD_ENV: &[&str] = &[
-    "SPIDER_MASTER_CONFIG",
-    "SPIDER_MASTER_NODE_ID",
-    "SPIDER_MASTER_LISTEN",
-    "SPIDER_MASTER_DATA_DIR",
-    "SPIDER_CLUSTER_SECRET",
-    "SPIDER_SLAVE_PYTHON",
-];
-
 /// SIGINT and SIGTERM, installed before anything starts so neither kills `up` half-way.
 struct Signals {
     int: Signal,
@@ -138,13 +127,8 @@ async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
     eprintln!("up: data dir {}", dir.display());
 
     for &id in layout.master_ports.keys() {
-        let config = layout.write_master_config(id)?;
         let name = format!("master-{id}");
-        let mut cmd = tokio::process::Command::new(&exe);
-        cmd.arg("run").arg("--config").arg(&config);
-        for v in CHILD_ENV {
-            cmd.env_remove(v);
-        }
+        let cmd = tokio::process::Command::from(layout.master_command(&exe, id)?);
         let pid = sup.spawn(&name, cmd, &layout.log_path(&name))?;
         eprintln!("up: started {name} (pid {pid}) on {}", layout.master_url(id));
     }
@@ -152,14 +136,8 @@ async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
     eprintln!("up: demo site on {}", layout.demo_site_url());
 
     let python = venv::ensure_python(args.python.as_deref(), &dir).await?;
-    for (name, port) in &layout.slave_ports {
-        let mut cmd = tokio::process::Command::new(&slave_bin);
-        cmd.arg("--python").arg(&python).args(["--bind-address", "127.0.0.1", "--http-port", &port.to_string()]);
-        cmd.args(["--set", &format!("node_name={name}"), "--set", "poll_interval=1", "--set", "items_dir=items"]);
-        cmd.current_dir(layout.slave_dir(name)?);
-        for v in CHILD_ENV {
-            cmd.env_remove(v);
-        }
+    for name in layout.slave_ports.keys() {
+        let cmd = tokio::process::Command::from(layout.slave_command(&slave_bin, name, &python)?);
         let pid = sup.spawn(name, cmd, &layout.log_path(name))?;
         eprintln!("up: started {name} (pid {pid}) on {}", layout.slave_url(name));
     }

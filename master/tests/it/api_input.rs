@@ -9,13 +9,6 @@ use crate::fixtures::*;
 /// The egg size limit of these tests' masters.
 const EGG_LIMIT: usize = 256 * 1024;
 
-async fn call(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = req.bearer_auth(ADMIN).send().await.expect("request");
-    let s = r.status().as_u16();
-    let t = r.text().await.expect("body");
-    (s, serde_json::from_str(&t).unwrap_or(Value::String(t)))
-}
-
 fn egg_form(version: &str, egg: Vec<u8>) -> reqwest::multipart::Form {
     reqwest::multipart::Form::new()
         .text("version", version.to_string())

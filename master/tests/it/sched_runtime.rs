@@ -21,21 +21,6 @@ use crate::workers::*;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-async fn api(c: &TestCluster, id: u64, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = c.http.request(method, format!("{}/api/v1{path}", c.url(id))).bearer_auth(ADMIN);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
-fn now_ms() -> i64 {
-    master::propose::now_ms() as i64
-}
-
 /// A URL nothing listens on: the demo spider fails to connect and finishes at once.
 fn refused_url() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -9,13 +9,6 @@ use serde_json::Value;
 
 use crate::fixtures::*;
 
-async fn call(req: reqwest::RequestBuilder) -> (u16, Value) {
-    let r = req.bearer_auth(ADMIN).send().await.expect("request");
-    let s = r.status().as_u16();
-    let t = r.text().await.expect("body");
-    (s, serde_json::from_str(&t).unwrap_or(Value::String(t)))
-}
-
 /// A minimal Scrapy egg (a ZIP with a settings entry point).
 fn egg() -> Vec<u8> {
     use std::io::Write;
@@ -79,10 +72,6 @@ fn without(field: &str) -> Value {
     let mut b = good();
     b.as_object_mut().expect("object").remove(field);
     b
-}
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

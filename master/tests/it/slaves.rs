@@ -12,17 +12,6 @@ use crate::workers::*;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-async fn api(c: &TestCluster, id: u64, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut r = c.http.request(method, format!("{}/api/v1{path}", c.url(id))).bearer_auth(ADMIN);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    let resp = r.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.expect("body");
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-}
-
 async fn get(c: &TestCluster, id: u64, path: &str) -> Value {
     let (s, v) = api(c, id, reqwest::Method::GET, path, None).await;
     assert_eq!(s, 200, "GET {path}: {v}");
