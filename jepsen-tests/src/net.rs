@@ -21,6 +21,9 @@ pub struct Net {
     /// Short unique tag (namespace and link names derive from it).
     pub tag: String,
     bridge: String,
+    /// The root namespace's address on the bridge: where harness-side servers (the recording
+    /// stand-in slave, per-link proxies) listen so that every host reaches them.
+    pub bridge_ip: String,
     pub hosts: Vec<Host>,
 }
 
@@ -39,9 +42,10 @@ impl Net {
         let tag = format!("jt{}", pid % 100_000);
         let subnet = (pid % 200) as u8 + 20;
         let bridge = format!("{tag}br");
-        let mut net = Net { tag: tag.clone(), bridge: bridge.clone(), hosts: Vec::new() };
+        let bridge_ip = format!("10.77.{subnet}.254");
+        let mut net = Net { tag: tag.clone(), bridge: bridge.clone(), bridge_ip: bridge_ip.clone(), hosts: Vec::new() };
         sh(&["ip", "link", "add", &bridge, "type", "bridge"])?;
-        sh(&["ip", "addr", "add", &format!("10.77.{subnet}.254/24"), "dev", &bridge])?;
+        sh(&["ip", "addr", "add", &format!("{bridge_ip}/24"), "dev", &bridge])?;
         sh(&["ip", "link", "set", &bridge, "up"])?;
         // Hosts where bridged traffic passes the root namespace's iptables (br_netfilter) with a
         // FORWARD policy of DROP (Docker sets one) would silently cut every link: allow ours.
