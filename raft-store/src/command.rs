@@ -16,6 +16,13 @@ use crate::state::Role;
 use crate::state::ScheduleSpec;
 use crate::state::SkipReason;
 
+/// One skip of a `SkipBatch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickSkip {
+    pub tick: Tick,
+    pub reason: SkipReason,
+}
+
 /// A tick the leader wants to fire (or skip), planned from `schedule_version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tick {
@@ -69,6 +76,10 @@ pub enum Command {
     SkipTick {
         tick: Tick,
         reason: SkipReason,
+    },
+    /// Several `SkipTick`s in one log entry, judged one by one in order (format 2).
+    SkipBatch {
+        skips: Vec<TickSkip>,
     },
     /// A slave accepted fired job `job_id`.
     Dispatched {
@@ -188,6 +199,7 @@ impl fmt::Display for Command {
             Fire(t) => write!(f, "fire {t}"),
             FireBatch { ticks } => write!(f, "fire_batch n={}", ticks.len()),
             SkipTick { tick, .. } => write!(f, "skip_tick {tick}"),
+            SkipBatch { skips } => write!(f, "skip_batch n={}", skips.len()),
             Dispatched { job_id, node_id } => write!(f, "dispatched {job_id} -> {node_id}"),
             DispatchFailed { job_id, .. } => write!(f, "dispatch_failed {job_id}"),
             RegisterNode { id, spec } => write!(f, "register_node {id} {}", spec.url),

@@ -32,6 +32,7 @@ pub use applied::Applied;
 pub use applied::Rejection;
 pub use command::Command;
 pub use command::Tick;
+pub use command::TickSkip;
 pub use error::Error;
 pub use log_entry::LogEntry;
 pub use log_store::LogStore;

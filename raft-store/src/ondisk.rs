@@ -8,6 +8,9 @@
 //! - **1** (2026-11-22): first release. CFs `log_meta`, `logs`, `sm_meta`, `sm_data`,
 //!   `sm_blobs`; log keys are big-endian u64 indexes; `sm_data` keys are `<table>/<json key>`;
 //!   blobs are keyed by lower-case hex sha256.
+//! - **2** (2026-11-29): adds the `skip_batch` command and the `passed_over` skip reason. A
+//!   format-1 store is read as is (2 only adds) and marked 2 when opened, so an older build,
+//!   which could not decode the new entries, refuses it instead of misreading it.
 
 use std::path::Path;
 
@@ -22,7 +25,10 @@ use crate::state::State;
 use crate::state::Table;
 
 /// The store format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
+
+/// Older formats this build opens and upgrades in place (each a subset of the current one).
+const UPGRADABLE_FORMATS: [u32; 1] = [1];
 
 /// Encoding version byte at the start of every value.
 const VALUE_ENCODING: u8 = 1;
@@ -109,7 +115,14 @@ pub fn open_db(path: &Path) -> Result<DB, Error> {
         }
         Some(bytes) => {
             let found: u32 = decode(&bytes).map_err(|e| corrupt(path, KEY_FORMAT, e))?;
-            if found != FORMAT_VERSION {
+            if UPGRADABLE_FORMATS.contains(&found) {
+                let bytes = encode(&FORMAT_VERSION).map_err(|e| corrupt(path, KEY_FORMAT, e))?;
+                let mut wo = rocksdb::WriteOptions::default();
+                wo.set_sync(true);
+                db.put_cf_opt(meta, KEY_FORMAT, bytes, &wo)
+                    .map_err(|e| Error::Open { path: path.to_path_buf(), cause: e.to_string() })?;
+                tracing::info!(path = %path.display(), from = found, to = FORMAT_VERSION, "store format upgraded");
+            } else if found != FORMAT_VERSION {
                 return Err(Error::UnknownFormat { path: path.to_path_buf(), found, supported: FORMAT_VERSION });
             }
             Ok(db)

@@ -14,23 +14,20 @@ pub(super) fn report(state: &mut State, now: u64, r: &JobReport) -> Applied {
             Some(f) => (Some(f.schedule_id.clone()), Some(f.tick_ms)),
             None => (None, None),
         };
-        state.jobs.insert(
-            key,
-            JobRecord {
-                job_id: r.job_id.clone(),
-                node_id: r.node_id.clone(),
-                project: r.project.clone(),
-                spider: r.spider.clone(),
-                state: r.state,
-                schedule_id,
-                tick_ms,
-                start_ms: r.start_ms,
-                end_ms: r.end_ms,
-                outcome: r.outcome.clone(),
-                created_at_ms: now,
-                updated_at_ms: now,
-            },
-        );
+        state.put_job(JobRecord {
+            job_id: r.job_id.clone(),
+            node_id: r.node_id.clone(),
+            project: r.project.clone(),
+            spider: r.spider.clone(),
+            state: r.state,
+            schedule_id,
+            tick_ms,
+            start_ms: r.start_ms,
+            end_ms: r.end_ms,
+            outcome: r.outcome.clone(),
+            created_at_ms: now,
+            updated_at_ms: now,
+        });
         prune(state);
         return Applied::Done;
     };
@@ -51,7 +48,7 @@ pub(super) fn report(state: &mut State, now: u64, r: &JobReport) -> Applied {
         return Applied::Unchanged;
     }
     merged.updated_at_ms = now;
-    state.jobs.insert(key, merged);
+    state.put_job(merged);
     Applied::Done
 }
 
@@ -61,10 +58,8 @@ pub(super) fn prune(state: &mut State) {
     if excess == 0 {
         return;
     }
-    let mut terminal: Vec<(u64, String)> =
-        state.jobs.values().filter(|j| j.state.is_terminal()).map(|j| (j.created_at_ms, j.job_id.clone())).collect();
-    terminal.sort();
-    for (_, id) in terminal.into_iter().take(excess) {
-        state.jobs.remove(&id);
+    let oldest: Vec<String> = state.terminal_job_ids().take(excess).map(str::to_string).collect();
+    for id in oldest {
+        state.remove_job(&id);
     }
 }

@@ -32,6 +32,9 @@ pub fn apply(state: &mut State, log_index: u64, entry: &LogEntry) -> Applied {
             Applied::FireBatch { results: ticks.iter().map(|t| schedules::fire(state, now, t)).collect() }
         }
         Command::SkipTick { tick, reason } => schedules::skip(state, now, tick, reason),
+        Command::SkipBatch { skips } => Applied::FireBatch {
+            results: skips.iter().map(|s| schedules::skip(state, now, &s.tick, &s.reason)).collect(),
+        },
         Command::Dispatched { job_id, node_id } => schedules::dispatched(state, now, job_id, node_id),
         Command::DispatchFailed { job_id, reason } => schedules::dispatch_failed(state, now, job_id, reason),
 

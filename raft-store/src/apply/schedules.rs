@@ -205,29 +205,26 @@ pub(super) fn dispatched(state: &mut State, now: u64, job_id: &str, node_id: &st
         *dispatch = DispatchState::Dispatched { node_id: node_id.to_string(), at_ms: now, attempts };
     }
     let job_key = job_id.to_string();
-    match state.jobs.get_mut(&job_key) {
+    match state.jobs.get(&job_key) {
         Some(job) => {
-            job.node_id = node_id.to_string();
-            job.updated_at_ms = now;
+            let moved = JobRecord { node_id: node_id.to_string(), updated_at_ms: now, ..job.clone() };
+            state.put_job(moved);
         }
         None => {
-            state.jobs.insert(
-                job_key,
-                JobRecord {
-                    job_id: job_id.to_string(),
-                    node_id: node_id.to_string(),
-                    project,
-                    spider,
-                    state: JobState::Pending,
-                    schedule_id: Some(key.0.clone()),
-                    tick_ms: Some(key.1),
-                    start_ms: None,
-                    end_ms: None,
-                    outcome: None,
-                    created_at_ms: now,
-                    updated_at_ms: now,
-                },
-            );
+            state.put_job(JobRecord {
+                job_id: job_id.to_string(),
+                node_id: node_id.to_string(),
+                project,
+                spider,
+                state: JobState::Pending,
+                schedule_id: Some(key.0.clone()),
+                tick_ms: Some(key.1),
+                start_ms: None,
+                end_ms: None,
+                outcome: None,
+                created_at_ms: now,
+                updated_at_ms: now,
+            });
             super::jobs::prune(state);
         }
     }

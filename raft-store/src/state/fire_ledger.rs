@@ -67,4 +67,8 @@ pub enum SkipReason {
     Overlap { job_id: String },
     /// Missed while no leader could fire it, and the misfire policy said not to run it.
     Misfire { late_ms: u64 },
+    /// Missed, and passed over because the misfire policy ran a newer tick instead (`fire_once`
+    /// and `skip` run only the newest due tick, `fire_all` at most its cap). This record stands
+    /// for `ticks` missed ticks from `since_ms` up to its own tick (format 2).
+    PassedOver { ticks: u64, since_ms: i64 },
 }

@@ -87,6 +87,33 @@ pub struct State {
     pub(crate) blobs: BlobChanges,
     /// Derived: job id → fire-ledger key, for `Dispatched`/`DispatchFailed` and job reports.
     pub(crate) fire_by_job: BTreeMap<String, FireKey>,
+    /// Derived: the job table split by state, so the scheduler (free slots, overlap) and pruning
+    /// never scan the whole table. Kept by [`State::put_job`] and [`State::remove_job`].
+    pub(crate) job_index: JobIndex,
+}
+
+/// The job table's derived index.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct JobIndex {
+    /// Ids of pending and running jobs.
+    active: BTreeSet<String>,
+    /// Finished and lost jobs, oldest first (`created_at_ms`, id): what pruning drops first.
+    terminal: BTreeSet<(u64, String)>,
+}
+
+impl JobIndex {
+    fn add(&mut self, j: &JobRecord) {
+        if j.state.is_terminal() {
+            self.terminal.insert((j.created_at_ms, j.job_id.clone()));
+        } else {
+            self.active.insert(j.job_id.clone());
+        }
+    }
+
+    fn drop_record(&mut self, j: &JobRecord) {
+        self.active.remove(&j.job_id);
+        self.terminal.remove(&(j.created_at_ms, j.job_id.clone()));
+    }
 }
 
 impl Default for State {
@@ -102,6 +129,7 @@ impl Default for State {
             alerts: Table::new("alerts"),
             blobs: BlobChanges::default(),
             fire_by_job: BTreeMap::new(),
+            job_index: JobIndex::default(),
         }
     }
 }
@@ -130,6 +158,36 @@ impl State {
                 FireDecision::Skipped { .. } => None,
             })
             .collect();
+        self.job_index = JobIndex::default();
+        for j in self.jobs.values() {
+            self.job_index.add(j);
+        }
+    }
+
+    /// Inserts or replaces a job record (the only way `apply` writes the job table).
+    pub(crate) fn put_job(&mut self, record: JobRecord) {
+        if let Some(old) = self.jobs.get(&record.job_id) {
+            self.job_index.drop_record(old);
+        }
+        self.job_index.add(&record);
+        self.jobs.insert(record.job_id.clone(), record);
+    }
+
+    /// Removes a job record.
+    pub(crate) fn remove_job(&mut self, job_id: &str) -> Option<JobRecord> {
+        let old = self.jobs.remove(&job_id.to_string())?;
+        self.job_index.drop_record(&old);
+        Some(old)
+    }
+
+    /// Pending and running jobs, by id.
+    pub fn active_jobs(&self) -> impl Iterator<Item = &JobRecord> {
+        self.job_index.active.iter().filter_map(|id| self.jobs.get(id))
+    }
+
+    /// Finished and lost jobs, oldest first.
+    pub(crate) fn terminal_job_ids(&self) -> impl Iterator<Item = &str> {
+        self.job_index.terminal.iter().map(|(_, id)| id.as_str())
     }
 
     /// The fire-ledger record of a job fired by a schedule.

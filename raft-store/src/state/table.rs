@@ -6,6 +6,8 @@
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -16,6 +18,14 @@ pub struct Table<K: Ord, V> {
     name: &'static str,
     rows: BTreeMap<K, V>,
     dirty: BTreeSet<K>,
+    generation: u64,
+}
+
+/// Source of [`Table::generation`] stamps: unique within the process, never reused.
+static GENERATIONS: AtomicU64 = AtomicU64::new(1);
+
+fn next_generation() -> u64 {
+    GENERATIONS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// A row change to persist: the new value, or `None` for a deletion.
@@ -27,7 +37,14 @@ where
     V: Serialize + DeserializeOwned,
 {
     pub fn new(name: &'static str) -> Self {
-        Self { name, rows: BTreeMap::new(), dirty: BTreeSet::new() }
+        Self { name, rows: BTreeMap::new(), dirty: BTreeSet::new(), generation: next_generation() }
+    }
+
+    /// A stamp that changes with every mutation of this table (and differs between any two
+    /// tables of this process), for readers that cache what they derived from it: equal stamps
+    /// mean the rows did not change in between. Not state: not persisted, compared or digested.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn name(&self) -> &'static str {
@@ -67,11 +84,13 @@ where
     pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
         let row = self.rows.get_mut(key)?;
         self.dirty.insert(key.clone());
+        self.generation = next_generation();
         Some(row)
     }
 
     pub fn insert(&mut self, key: K, value: V) {
         self.dirty.insert(key.clone());
+        self.generation = next_generation();
         self.rows.insert(key, value);
     }
 
@@ -79,6 +98,7 @@ where
         let old = self.rows.remove(key);
         if old.is_some() {
             self.dirty.insert(key.clone());
+            self.generation = next_generation();
         }
         old
     }
@@ -86,6 +106,7 @@ where
     /// Loads a persisted row without marking it changed (used when opening the store).
     pub(crate) fn load(&mut self, key: K, value: V) {
         self.rows.insert(key, value);
+        self.generation = next_generation();
     }
 
     /// Rows changed since the last call, with their current value (`None` = deleted).

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use raft_store::command::Command;
+use raft_store::command::TickSkip;
 use raft_store::state::*;
 use raft_store::Tick;
 
@@ -66,6 +67,15 @@ pub fn every_command() -> Vec<(&'static str, Command)> {
         (
             "skip_tick_misfire",
             Command::SkipTick { tick: tick("sch-1", 4, 1), reason: SkipReason::Misfire { late_ms: 90_000 } },
+        ),
+        (
+            "skip_batch",
+            Command::SkipBatch {
+                skips: vec![
+                    TickSkip { tick: tick("sch-1", 5, 1), reason: SkipReason::PassedOver { ticks: 3, since_ms: 2 } },
+                    TickSkip { tick: tick("sch-2", 6, 1), reason: SkipReason::Misfire { late_ms: 90_000 } },
+                ],
+            },
         ),
         ("dispatched", Command::Dispatched { job_id: "sch-1-t3".into(), node_id: "slave-1".into() }),
         ("dispatch_failed", Command::DispatchFailed { job_id: "sch-1-t3".into(), reason: "no live node".into() }),
