@@ -42,7 +42,7 @@ Errors are JSON `{\"error\", \"message\", \"field\"?}`; 503 carries Retry-After 
     components(schemas(
         schedules::view::ScheduleView, schedules::view::SpecView, schedules::view::TriggerBody,
         schedules::view::MisfireBody, schedules::view::OverlapBody, schedules::view::NextFire,
-        schedules::view::FireView, schedules::view::FireOutcome, schedules::validate::NewSchedule,
+        schedules::view::FireView, schedules::view::FireOutcome, schedules::view::PassedOverView, schedules::validate::NewSchedule,
         schedules::validate::SchedulePatch, schedules::RunNow,
     )),
     modifiers(&BearerAuth),

@@ -70,7 +70,7 @@ pub async fn run(ctx: LeaderContext) {
                     started,
                     full,
                     |id| s.jobs.get(&id.to_string()).cloned(),
-                    || s.jobs.values().filter(|j| j.node_id == n.id && !j.state.is_terminal()).cloned().collect(),
+                    || s.active_jobs().filter(|j| j.node_id == n.id).cloned().collect(),
                 )
             });
             for r in reports {

@@ -18,6 +18,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use openraft::type_config::async_runtime::WatchReceiver;
+use openraft::Instant as _;
 use raft_store::state::FireRecord;
 use raft_store::state::Node;
 use raft_store::state::NodeStatus;
@@ -56,7 +58,7 @@ pub struct HostLoad {
 /// Pending + running jobs per node in the replicated job table.
 pub fn active_per_node(state: &State) -> BTreeMap<String, i64> {
     let mut out = BTreeMap::new();
-    for j in state.jobs.values().filter(|j| !j.state.is_terminal()) {
+    for j in state.active_jobs() {
         *out.entry(j.node_id.clone()).or_insert(0) += 1;
     }
     out
@@ -198,6 +200,25 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether this leader may still talk to slaves: its term goes on and its Raft lease holds —
+    /// a quorum acknowledged something it sent less than `election_timeout_max` ago. Voters
+    /// refuse to elect anyone while the lease they granted holds, so once a new leader exists
+    /// this old one has stopped sending (bar requests already on the wire, which the job id
+    /// de-duplicates); a frozen or cut-off leader notices on its next check.
+    pub fn may_send(&self) -> bool {
+        if self.token.is_cancelled() {
+            return false;
+        }
+        let lease = Duration::from_millis(self.node.config.raft.election_timeout_max_ms);
+        let metrics = self.node.raft.metrics();
+        let m = metrics.borrow_watched();
+        match &m.last_quorum_acked {
+            Some(acked) => acked.elapsed() < lease,
+            // No quorum ack yet: only a single-voter cluster is its own quorum.
+            None => m.membership_config.membership().voter_ids().count() <= 1,
+        }
+    }
+
     /// Waits `d` (or less if the term ends); false if the term ended.
     async fn pause(&self, d: Duration) -> bool {
         tokio::select! {
@@ -210,7 +231,7 @@ impl Ctx<'_> {
 /// Whether any of `nodes` already has `job_id` (asked by `status.json`/`listjobs.json`).
 pub async fn find_on(ctx: &Ctx<'_>, nodes: &[Node], project: &str, job_id: &str) -> Result<Option<String>, TermEnded> {
     for n in nodes {
-        if ctx.token.is_cancelled() {
+        if !ctx.may_send() {
             return Err(TermEnded);
         }
         let client = SlaveClient::new(ctx.node.http.clone(), n, ctx.timeout());
@@ -263,7 +284,7 @@ pub async fn deliver(ctx: &Ctx<'_>, job: &Job) -> Outcome {
                         Ok(Some(node_id)) => return ctx.commit_dispatched(&job.job_id, &node_id).await,
                         Ok(None) => {}
                     }
-                    if ctx.token.is_cancelled() {
+                    if !ctx.may_send() {
                         return Outcome::Abandoned;
                     }
                     match send(ctx, &c.node, job).await {

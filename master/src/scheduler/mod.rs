@@ -7,6 +7,7 @@
 //! to slaves; [`reconcile`] settles a previous leader's unfinished fires first; [`clock`] is the
 //! only source of "now".
 
+pub mod agenda;
 pub mod clock;
 pub mod dispatch;
 pub mod plan;

@@ -7,8 +7,9 @@
 //!   on-time newest tick; `fire_once{starting_deadline}` fires the newest due tick if it is at
 //!   most the deadline late; `fire_all{cap}` fires the newest `cap` due ticks, oldest first.
 //!   When nothing may fire, the newest due tick is recorded as `Skip(Misfire{late_ms})`, so the
-//!   history shows a deliberate miss; older missed ticks are covered by that record (the cursor
-//!   jumps past them) rather than listed one by one.
+//!   history shows a deliberate miss. Due ticks older than everything fired or recorded are
+//!   passed over with ONE `Skip(PassedOver{ticks, since_ms})` record at the newest of them (not
+//!   one record per tick: a week-long outage of an every-second schedule is one record).
 //! - **Overlap**, judged on the replicated job table (`active_job`): `allow` fires; `forbid`
 //!   records `Skip(Overlap)` instead; `replace` emits `Cancel` of the running job, then fires.
 //!   Under `forbid`/`replace` at most one tick fires per plan.
@@ -62,13 +63,21 @@ fn tick(s: &Schedule, tick_ms: i64) -> Tick {
 }
 
 /// The cursor after which ticks are due: the last decided tick, or just before creation.
-fn cursor(s: &Schedule) -> i64 {
+pub fn cursor(s: &Schedule) -> i64 {
     s.last_decided_tick.unwrap_or(s.created_at_ms as i64 - 1)
 }
 
-/// Due ticks of `s` in `(cursor, now]`, oldest first, at most `MAX_ENUMERATED` (the newest ones).
-fn due_ticks(s: &Schedule, now_ms: i64, ticks: &impl Ticks) -> Vec<i64> {
+/// Due ticks of `s` in `(cursor, now]`: the newest `MAX_ENUMERATED` of them, oldest first, and
+/// how many there are in all with the oldest one (more than the list holds after a long outage).
+struct Due {
+    newest: Vec<i64>,
+    total: u64,
+    first: Option<i64>,
+}
+
+fn due_ticks(s: &Schedule, now_ms: i64, ticks: &impl Ticks) -> Due {
     let mut out = std::collections::VecDeque::new();
+    let (mut total, mut first) = (0u64, None);
     let mut at = cursor(s);
     while let Some(t) = ticks.next_after(s, at) {
         if t > now_ms || t <= at {
@@ -78,9 +87,11 @@ fn due_ticks(s: &Schedule, now_ms: i64, ticks: &impl Ticks) -> Vec<i64> {
             out.pop_front();
         }
         out.push_back(t);
+        first.get_or_insert(t);
+        total += 1;
         at = t;
     }
-    out.into()
+    Due { newest: out.into(), total, first }
 }
 
 /// Plans one schedule.
@@ -89,8 +100,8 @@ pub fn plan_one(input: &Input<'_>, now_ms: i64, ticks: &impl Ticks) -> Vec<Actio
     if s.paused {
         return vec![];
     }
-    let due = due_ticks(s, now_ms, ticks);
-    let Some(&newest) = due.last() else { return vec![] };
+    let Due { newest: due, total, first } = due_ticks(s, now_ms, ticks);
+    let (Some(&newest), Some(first)) = (due.last(), first) else { return vec![] };
     let late = |t: i64| now_ms.saturating_sub(t).max(0) as u64;
     let fire: Vec<i64> = match &s.spec.misfire {
         MisfirePolicy::Skip if late(newest) <= ON_TIME_MS => vec![newest],
@@ -104,19 +115,34 @@ pub fn plan_one(input: &Input<'_>, now_ms: i64, ticks: &impl Ticks) -> Vec<Actio
             due[due.len().saturating_sub(cap)..].to_vec()
         }
     };
-    if fire.is_empty() {
-        return vec![Action::Skip { tick: tick(s, newest), reason: SkipReason::Misfire { late_ms: late(newest) } }];
-    }
+    // Under `forbid`/`replace` only the newest due tick can run.
+    let fire = match (s.spec.overlap, fire.last()) {
+        (OverlapPolicy::Allow, _) | (_, None) => fire,
+        (_, Some(&last)) => vec![last],
+    };
+    // Due ticks before the first one this plan fires or records are passed over: one record
+    // stands for them, so the history never has a silent gap.
+    let decided_from = if fire.is_empty() { due.len() - 1 } else { due.len() - fire.len() };
     let mut actions = Vec::new();
+    if decided_from > 0 {
+        let passed = total - (due.len() - decided_from) as u64;
+        let reason = SkipReason::PassedOver { ticks: passed, since_ms: first };
+        actions.push(Action::Skip { tick: tick(s, due[decided_from - 1]), reason });
+    }
+    if fire.is_empty() {
+        actions.push(Action::Skip { tick: tick(s, newest), reason: SkipReason::Misfire { late_ms: late(newest) } });
+        return actions;
+    }
     match (s.spec.overlap, input.active_job) {
-        (OverlapPolicy::Allow, _) => actions.extend(fire.into_iter().map(|t| Action::Fire(tick(s, t)))),
+        (OverlapPolicy::Allow, _) | (OverlapPolicy::Forbid | OverlapPolicy::Replace, None) => {
+            actions.extend(fire.into_iter().map(|t| Action::Fire(tick(s, t))))
+        }
         (OverlapPolicy::Forbid, Some(job)) => actions
             .push(Action::Skip { tick: tick(s, newest), reason: SkipReason::Overlap { job_id: job.to_string() } }),
         (OverlapPolicy::Replace, Some(job)) => {
             actions.push(Action::Cancel { job_id: job.to_string() });
             actions.push(Action::Fire(tick(s, newest)));
         }
-        (OverlapPolicy::Forbid | OverlapPolicy::Replace, None) => actions.push(Action::Fire(tick(s, newest))),
     }
     actions
 }

@@ -52,6 +52,14 @@ fn fire(t: i64) -> Action {
     Action::Fire(Tick { schedule_id: "sch-1".into(), tick_ms: t, schedule_version: 1 })
 }
 
+/// The record standing for `n` passed-over ticks from `since` up to `t`.
+fn passed(t: i64, n: u64, since: i64) -> Action {
+    Action::Skip {
+        tick: Tick { schedule_id: "sch-1".into(), tick_ms: t, schedule_version: 1 },
+        reason: SkipReason::PassedOver { ticks: n, since_ms: since },
+    }
+}
+
 fn run(s: &Schedule, active: Option<&str>, now: i64) -> Vec<Action> {
     plan_one(&Input { schedule: s, active_job: active }, now, &Every(1000))
 }
@@ -78,7 +86,7 @@ fn paused_schedules_plan_nothing() {
 fn misfire_skip_fires_on_time_ticks_and_records_a_missed_one() {
     let s = schedule(MisfirePolicy::Skip, OverlapPolicy::Allow);
     // A periodic schedule's newest tick is always less than a period late: on time.
-    assert_eq!(run(&s, None, 70_001), vec![fire(70_000)]);
+    assert_eq!(run(&s, None, 70_001), vec![passed(69_000, 69, 1_000), fire(70_000)]);
     let mut once = s.clone();
     once.spec.trigger = Trigger::Once { at_ms: 2_000 };
     let now = 2_000 + ON_TIME_MS as i64 + 1;
@@ -95,7 +103,7 @@ fn misfire_skip_fires_on_time_ticks_and_records_a_missed_one() {
 fn misfire_fire_once_respects_the_starting_deadline() {
     let s = schedule(MisfirePolicy::FireOnce { starting_deadline_ms: 30_000 }, OverlapPolicy::Allow);
     // The newest due tick is on time: it fires, the older ones are passed over.
-    assert_eq!(run(&s, None, 20_000), vec![fire(20_000)]);
+    assert_eq!(run(&s, None, 20_000), vec![passed(19_000, 19, 1_000), fire(20_000)]);
     // A single one-off tick missed by more than the deadline is skipped, with its lateness.
     let mut once = s.clone();
     once.spec.trigger = Trigger::Once { at_ms: 2_000 };
@@ -112,7 +120,7 @@ fn misfire_fire_once_respects_the_starting_deadline() {
 #[test]
 fn misfire_fire_all_fires_the_newest_cap_oldest_first() {
     let s = schedule(MisfirePolicy::FireAll { cap: 3 }, OverlapPolicy::Allow);
-    assert_eq!(run(&s, None, 10_500), vec![fire(8_000), fire(9_000), fire(10_000)]);
+    assert_eq!(run(&s, None, 10_500), vec![passed(7_000, 7, 1_000), fire(8_000), fire(9_000), fire(10_000)]);
 }
 
 #[test]
@@ -120,14 +128,24 @@ fn overlap_forbid_skips_and_replace_cancels_first() {
     let s = schedule(MisfirePolicy::FireAll { cap: 5 }, OverlapPolicy::Forbid);
     assert_eq!(
         run(&s, Some("sch-1-t1000"), 2_100),
-        vec![Action::Skip {
-            tick: Tick { schedule_id: "sch-1".into(), tick_ms: 2_000, schedule_version: 1 },
-            reason: SkipReason::Overlap { job_id: "sch-1-t1000".into() }
-        }]
+        vec![
+            passed(1_000, 1, 1_000),
+            Action::Skip {
+                tick: Tick { schedule_id: "sch-1".into(), tick_ms: 2_000, schedule_version: 1 },
+                reason: SkipReason::Overlap { job_id: "sch-1-t1000".into() }
+            }
+        ]
     );
-    assert_eq!(run(&s, None, 3_100), vec![fire(3_000)], "forbid fires at most one tick per plan");
+    assert_eq!(
+        run(&s, None, 3_100),
+        vec![passed(2_000, 2, 1_000), fire(3_000)],
+        "forbid fires at most one tick per plan"
+    );
     let r = schedule(MisfirePolicy::Skip, OverlapPolicy::Replace);
-    assert_eq!(run(&r, Some("sch-1-t1000"), 2_100), vec![Action::Cancel { job_id: "sch-1-t1000".into() }, fire(2_000)]);
+    assert_eq!(
+        run(&r, Some("sch-1-t1000"), 2_100),
+        vec![passed(1_000, 1, 1_000), Action::Cancel { job_id: "sch-1-t1000".into() }, fire(2_000)]
+    );
 }
 
 #[test]
@@ -261,6 +279,23 @@ proptest! {
                     check(&mut c, now, a2)?;
                     last_plan_now = last_plan_now.max(now);
                 }
+            }
+        }
+        // No silent gap: every tick up to a schedule's cursor has a ledger record of its own or
+        // lies in the range a `PassedOver` record stands for.
+        for s in c.state.schedules.values() {
+            let records: Vec<&FireRecord> = c.state.fires_of(&s.id).collect();
+            let covered = |t: i64| {
+                records.iter().any(|r| {
+                    r.tick_ms == t
+                        || matches!(&r.decision, FireDecision::Skipped { reason: SkipReason::PassedOver { since_ms, .. } }
+                            if *since_ms <= t && t <= r.tick_ms)
+                })
+            };
+            let mut t = ticks.next_after(s, s.created_at_ms as i64 - 1);
+            while let Some(tick) = t.filter(|t| *t <= s.last_decided_tick.unwrap_or(i64::MIN)) {
+                prop_assert!(covered(tick), "tick {tick} of {} has no record: a silent miss", s.id);
+                t = ticks.next_after(s, tick);
             }
         }
         // fire_all without a cap: every tick from creation to the furthest plan fired once.

@@ -5,9 +5,10 @@
 //!
 //! 1. makes sure its state machine holds every entry committed before its term (a ReadIndex
 //!    barrier), so it sees every such record;
-//! 2. if there are any, waits out the old leader's lease — the largest election timeout,
-//!    measured from this term's start — so an old leader that has not noticed its deposition
-//!    has stopped dispatching (its own `Dispatched` commit cannot succeed anyway);
+//! 2. relies on the old leader's lease having ended: voters elect nobody while the lease they
+//!    granted holds, and a leader talks to slaves only while its own lease holds
+//!    ([`super::dispatch::Ctx::may_send`]), so the old leader has stopped sending by the time
+//!    this term exists — no wait is needed here;
 //! 3. asks every up slave whether it has the job id (`status.json`, with a `listjobs.json`
 //!    fallback for older Scrapyd) and commits `Dispatched` with the slave that has it;
 //! 4. hands the rest back to the runtime for a normal delivery — with the same job id and
@@ -17,7 +18,6 @@
 //!    window for a second run; it is logged.
 
 use std::time::Duration;
-use std::time::Instant;
 
 use futures::StreamExt;
 use raft_store::state::DispatchState;
@@ -95,19 +95,13 @@ async fn barrier(ctx: &Ctx<'_>) -> Option<()> {
 
 /// Reconciles the fires the previous leaders left without an outcome. Returns the ones no slave
 /// has, to be delivered again; `None` if the term ended first.
-pub async fn reconcile(ctx: &Ctx<'_>, term_started: Instant) -> Option<Vec<Unsettled>> {
+pub async fn reconcile(ctx: &Ctx<'_>) -> Option<Vec<Unsettled>> {
     barrier(ctx).await?;
     let pending = ctx.node.state.read(unsettled);
     if pending.is_empty() {
         return Some(Vec::new());
     }
-    let lease = Duration::from_millis(ctx.node.config.raft.election_timeout_max_ms);
-    let until = term_started + lease;
     tracing::info!(term = ctx.term, fires = pending.len(), "reconciling fires without a dispatch outcome");
-    tokio::select! {
-        _ = ctx.token.cancelled() => return None,
-        _ = tokio::time::sleep_until(until.into()) => {}
-    }
     let nodes = ctx.node.state.read(up_nodes);
     let checks = pending.into_iter().map(|u| {
         let nodes = &nodes;

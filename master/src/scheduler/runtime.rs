@@ -2,16 +2,18 @@
 //!
 //! For each term this master leads: [`super::reconcile`] first, then rounds of
 //!
-//! 1. plan: the replicated schedules and active jobs + the scheduler clock → actions
-//!    ([`super::plan`]), under the state's read lock;
-//! 2. decide: all `Fire`s of the round as ONE `FireBatch` entry (a single `Fire` if one), each
-//!    `Skip` as `SkipTick` — committed before anything is dispatched;
+//! 1. plan: the schedules the [`super::agenda`] lists as due (each schedule's next tick after
+//!    its cursor, kept incrementally), with their active jobs, and the scheduler clock →
+//!    actions ([`super::plan`]), under the state's read lock — schedules with nothing due cost
+//!    nothing;
+//! 2. decide: the round's `Skip`s as one `SkipBatch` entry, then its `Fire`s as ONE `FireBatch`
+//!    entry (a single `SkipTick`/`Fire` when alone) — committed before anything is dispatched;
 //! 3. dispatch only what `apply` accepted (read back from the `Applied` answer), each delivery a
 //!    task (at most [`DISPATCHES_IN_FLIGHT`] talking to slaves at once) that commits its
 //!    outcome; a `Cancel` (overlap `replace`) runs in the task of its schedule's fire, before it;
-//! 4. sleep until the next tick, a change of the replicated state (the applied index in Raft's
-//!    metrics), a finished delivery, or the end of the term — at most [`MAX_SLEEP`], so a clock
-//!    jump is noticed.
+//! 4. sleep until the agenda's next tick, a change of the replicated state (the applied index
+//!    in Raft's metrics), a finished delivery, or the end of the term — at most [`MAX_SLEEP`],
+//!    so a clock jump is noticed.
 //!
 //! A fired tick without an outcome that no task of this term is delivering (a commit whose fate
 //! was unknown, a delivery whose outcome could not be committed) is picked up again: the slaves
@@ -28,6 +30,7 @@ use std::time::Instant;
 use openraft::type_config::async_runtime::WatchReceiver;
 use raft_store::state::FireDecision;
 use raft_store::state::MisfirePolicy;
+use raft_store::state::OverlapPolicy;
 use raft_store::state::Schedule;
 use raft_store::state::SkipReason;
 use raft_store::state::State;
@@ -36,9 +39,11 @@ use raft_store::typ::LogId;
 use raft_store::Applied;
 use raft_store::Command;
 use raft_store::Tick;
+use raft_store::TickSkip;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::agenda::Agenda;
 use super::clock::Clock;
 use super::dispatch;
 use super::dispatch::Ctx;
@@ -102,66 +107,49 @@ struct Round {
     skips: Vec<(Tick, SkipReason)>,
     /// Schedule id → the job to cancel before its fire is delivered.
     cancels: BTreeMap<String, String>,
-    next_wakeup: Option<i64>,
     applied: Option<LogId>,
 }
 
-/// Newest active (pending/running, or fired and not yet delivered) job of each schedule.
-fn active_jobs(s: &State) -> BTreeMap<String, (i64, String)> {
+/// Newest active job (pending/running, or fired and not yet delivered) of each of `schedules`.
+fn active_jobs_of(s: &State, schedules: &[&Schedule]) -> BTreeMap<String, (i64, String)> {
     let mut out: BTreeMap<String, (i64, String)> = BTreeMap::new();
+    if schedules.is_empty() {
+        return out;
+    }
+    let wanted: BTreeSet<&str> = schedules.iter().map(|sch| sch.id.as_str()).collect();
     let mut offer = |sid: &str, tick: i64, job: &str| {
         let e = out.entry(sid.to_string()).or_insert((i64::MIN, String::new()));
         if tick >= e.0 {
             *e = (tick, job.to_string());
         }
     };
-    for j in s.jobs.values().filter(|j| !j.state.is_terminal()) {
+    for j in s.active_jobs() {
         if let (Some(sid), Some(tick)) = (&j.schedule_id, j.tick_ms) {
-            offer(sid, tick, &j.job_id);
+            if wanted.contains(sid.as_str()) {
+                offer(sid, tick, &j.job_id);
+            }
         }
     }
     // A fire not yet delivered is the schedule's newest record (ticks only move forward).
-    for sch in s.schedules.values() {
-        if let Some(r) = s.fires_of(&sch.id).next_back().filter(|r| reconcile::unsettled_record(r)) {
+    for sid in wanted {
+        if let Some(r) = s.fires_of(sid).next_back().filter(|r| reconcile::unsettled_record(r)) {
             if let FireDecision::Fired { job_id, .. } = &r.decision {
-                offer(&sch.id, r.tick_ms, job_id);
+                offer(sid, r.tick_ms, job_id);
             }
         }
     }
     out
 }
 
-/// A cheap summary of the schedules table that changes whenever a schedule is created, updated,
-/// paused, resumed or deleted (every such change bumps a version or the count). Cursors are left
-/// out: they move only by this leader's own decisions.
-fn schedules_fingerprint(s: &State) -> (usize, u64, u64) {
-    s.schedules.values().fold((0, 0, 0), |(n, versions, created), sch| {
-        (n + 1, versions.wrapping_add(sch.version), created.wrapping_add(sch.created_at_ms))
-    })
-}
-
-/// The last plan: what it saw and when it is due again.
-struct Planned {
-    fingerprint: (usize, u64, u64),
-    next_wakeup: Option<i64>,
-    at: Instant,
-}
-
-impl Planned {
-    /// Whether a new round could decide anything: a tick is due, a schedule changed, or the
-    /// last plan is older than [`MAX_SLEEP`] (a bound for anything the fingerprint misses).
-    fn stale(&self, fingerprint: (usize, u64, u64), now_ms: i64) -> bool {
-        self.fingerprint != fingerprint
-            || self.at.elapsed() >= MAX_SLEEP
-            || self.next_wakeup.is_some_and(|at| now_ms >= at)
-    }
-}
-
-fn plan_round(s: &State, now_ms: i64, ticks: &impl Ticks) -> Round {
-    let active = active_jobs(s);
-    let inputs = s
-        .schedules
-        .values()
+/// Plans the schedules the agenda lists as due.
+fn plan_round(s: &State, due: &[String], now_ms: i64, ticks: &impl Ticks) -> Round {
+    let schedules: Vec<&Schedule> = due.iter().filter_map(|id| s.schedules.get(id)).collect();
+    // Only `forbid` and `replace` look at the running job.
+    let judged: Vec<&Schedule> =
+        schedules.iter().copied().filter(|sch| !matches!(sch.spec.overlap, OverlapPolicy::Allow)).collect();
+    let active = active_jobs_of(s, &judged);
+    let inputs = schedules
+        .iter()
         .map(|sch| plan::Input { schedule: sch, active_job: active.get(&sch.id).map(|(_, j)| j.as_str()) });
     let mut round = Round::default();
     for action in plan::plan(inputs, now_ms, ticks) {
@@ -175,7 +163,6 @@ fn plan_round(s: &State, now_ms: i64, ticks: &impl Ticks) -> Round {
             }
         }
     }
-    round.next_wakeup = plan::next_wakeup(s.schedules.values(), now_ms, ticks);
     round
 }
 
@@ -289,7 +276,7 @@ async fn cancel_job(dctx: &Ctx<'_>, job_id: &str) {
         tracing::info!(job = job_id, "nothing to cancel: the job is not pending or running on a known slave");
         return;
     };
-    if dctx.token.is_cancelled() {
+    if !dctx.may_send() {
         return;
     }
     let client =
@@ -306,11 +293,26 @@ async fn cancel_job(dctx: &Ctx<'_>, job_id: &str) {
 /// schedule each belongs to), or `None` if this node could not commit (deposed).
 async fn decide(shared: &Shared, round: &Round) -> Option<Vec<(String, String)>> {
     let dctx = shared.dctx();
-    for (tick, reason) in &round.skips {
-        match dctx.commit(Command::SkipTick { tick: tick.clone(), reason: reason.clone() }).await {
-            Ok(Applied::Skipped) => tracing::info!(term = dctx.term, tick = %tick, ?reason, "tick skipped"),
-            Ok(other) => tracing::debug!(tick = %tick, answer = ?other, "skip not recorded"),
+    for chunk in round.skips.chunks(FIRES_PER_ENTRY) {
+        let cmd = match chunk {
+            [(tick, reason)] => Command::SkipTick { tick: tick.clone(), reason: reason.clone() },
+            many => Command::SkipBatch {
+                skips: many
+                    .iter()
+                    .map(|(tick, reason)| TickSkip { tick: tick.clone(), reason: reason.clone() })
+                    .collect(),
+            },
+        };
+        let results = match dctx.commit(cmd).await {
+            Ok(Applied::FireBatch { results }) => results,
+            Ok(one) => vec![one],
             Err(dispatch::TermEnded) => return None,
+        };
+        for ((tick, reason), result) in chunk.iter().zip(results) {
+            match result {
+                Applied::Skipped => tracing::info!(term = dctx.term, tick = %tick, ?reason, "tick skipped"),
+                other => tracing::debug!(tick = %tick, answer = ?other, "skip not recorded"),
+            }
         }
     }
     let mut accepted = Vec::new();
@@ -352,17 +354,16 @@ async fn applied_changed(rx: &mut MetricsReceiver, seen: Option<LogId>) {
 
 /// The runtime with an explicit clock and tick source (tests use their own).
 pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, clock: Arc<dyn Clock>, ticks: T) {
-    let term_started = Instant::now();
     let shared = Shared { ctx: ctx.clone(), clock, permits: Arc::new(Semaphore::new(DISPATCHES_IN_FLIGHT)) };
     let mut deliveries = Deliveries::new();
-    let Some(again) = reconcile::reconcile(&shared.dctx(), term_started).await else { return };
+    let Some(again) = reconcile::reconcile(&shared.dctx()).await else { return };
     for Unsettled { job_id, .. } in again {
         deliveries.spawn(&shared, job_id, false, None);
     }
     tracing::info!(term = ctx.term, "scheduler running");
     let mut metrics = ctx.node.raft.metrics();
     let mut last_orphan_scan = Instant::now();
-    let mut planned: Option<Planned> = None;
+    let mut agenda = Agenda::new();
     loop {
         if ctx.token.is_cancelled() {
             return;
@@ -370,16 +371,12 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
         // Read the applied id first: any change after it wakes the sleep below.
         let applied = ctx.node.state.last_applied();
         let now = shared.clock.now_ms();
-        // Plan only when a round could decide something: not on every applied entry (each
-        // delivery commits one), which at 10k schedules kept the leader planning back to back.
-        let fingerprint = ctx.node.state.read(schedules_fingerprint);
-        let mut round = if planned.as_ref().is_none_or(|p| p.stale(fingerprint, now)) {
-            let round = ctx.node.state.read(|s| plan_round(s, now, &ticks));
-            planned = Some(Planned { fingerprint, next_wakeup: round.next_wakeup, at: Instant::now() });
-            round
-        } else {
-            Round { next_wakeup: planned.as_ref().and_then(|p| p.next_wakeup), ..Round::default() }
-        };
+        // Only schedules with a due tick are planned; the agenda follows the table cheaply.
+        let (mut round, due) = ctx.node.state.read(|s| {
+            agenda.sync(s, &ticks);
+            let due = agenda.due(now);
+            (plan_round(s, &due, now, &ticks), due)
+        });
         round.applied = applied;
         if !round.fires.is_empty() || !round.skips.is_empty() {
             // Committing changes the applied id, so the sleep below ends at once: the next
@@ -388,6 +385,14 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
             for (sid, job_id) in accepted {
                 let cancel = round.cancels.remove(&sid);
                 deliveries.spawn(&shared, job_id, false, cancel);
+            }
+        }
+        if !due.is_empty() {
+            // A due schedule whose decision did not commit (refused, lost) waits a little
+            // instead of being planned again at once; a change of its row brings it back.
+            ctx.node.state.read(|s| agenda.sync(s, &ticks));
+            for id in agenda.due(now) {
+                agenda.postpone(&id, now.saturating_add(MAX_SLEEP.as_millis() as i64));
             }
         }
         // Fired ticks nobody is delivering (an unknown commit fate, an outcome not committed).
@@ -403,7 +408,7 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
                 }
             }
         }
-        let sleep = match round.next_wakeup {
+        let sleep = match agenda.next_wakeup() {
             Some(at) => {
                 Duration::from_millis((at - shared.clock.now_ms()).clamp(1, MAX_SLEEP.as_millis() as i64) as u64)
             }

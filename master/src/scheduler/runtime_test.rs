@@ -37,6 +37,13 @@ fn tick(id: &str, at: i64, version: u64) -> Tick {
     Tick { schedule_id: id.into(), tick_ms: at, schedule_version: version }
 }
 
+/// Plans a round at `now` the way the runtime does: only the schedules the agenda lists as due.
+fn round_at(s: &State, now: i64) -> Round {
+    let mut agenda = Agenda::new();
+    agenda.sync(s, &OnceTicks);
+    plan_round(s, &agenda.due(now), now, &OnceTicks)
+}
+
 #[test]
 fn a_due_once_schedule_fires_and_a_future_one_sets_the_wakeup() {
     let s = state(
@@ -46,10 +53,16 @@ fn a_due_once_schedule_fires_and_a_future_one_sets_the_wakeup() {
         ],
         1_000,
     );
-    let r = plan_round(&s, 2_500, &OnceTicks);
+    let mut s = s;
+    let r = round_at(&s, 2_500);
     assert_eq!(r.fires, [tick("sch-1", 2_000, 1)]);
     assert!(r.skips.is_empty());
-    assert_eq!(r.next_wakeup, Some(9_000));
+    // Once the fire is decided, the agenda wakes the runtime for the future one-off.
+    assert!(!apply(&mut s, 3, &LogEntry::new(2_500, Command::Fire(tick("sch-1", 2_000, 1)))).is_rejected());
+    let mut agenda = Agenda::new();
+    agenda.sync(&s, &OnceTicks);
+    assert_eq!(agenda.due(2_500), Vec::<String>::new());
+    assert_eq!(agenda.next_wakeup(), Some(9_000));
 }
 
 #[test]
@@ -68,7 +81,7 @@ fn a_fire_not_yet_delivered_counts_as_the_running_job_for_forbid_and_replace() {
         spec: spec(3_000, OverlapPolicy::Forbid),
     };
     assert!(!apply(&mut s, 10, &LogEntry::new(2_100, more)).is_rejected());
-    let r = plan_round(&s, 3_100, &OnceTicks);
+    let r = round_at(&s, 3_100);
     assert!(r.fires.is_empty(), "{r:?}");
     assert_eq!(r.skips, [(tick("sch-1", 3_000, 2), SkipReason::Overlap { job_id: "sch-1-t2000".into() })]);
 
@@ -78,7 +91,7 @@ fn a_fire_not_yet_delivered_counts_as_the_running_job_for_forbid_and_replace() {
         spec: spec(3_000, OverlapPolicy::Replace),
     };
     assert!(!apply(&mut s, 11, &LogEntry::new(2_200, replace)).is_rejected());
-    let r = plan_round(&s, 3_100, &OnceTicks);
+    let r = round_at(&s, 3_100);
     assert_eq!(r.fires, [tick("sch-1", 3_000, 3)]);
     assert_eq!(r.cancels.get("sch-1").map(String::as_str), Some("sch-1-t2000"));
 }

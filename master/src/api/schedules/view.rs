@@ -215,8 +215,20 @@ pub enum FireOutcome {
     Dispatched { node_id: String, at_ms: u64, attempts: u32 },
     /// No slave took the job.
     DispatchFailed { reason: String, at_ms: u64 },
-    /// Deliberately not fired.
-    Skipped { reason: String },
+    /// Deliberately not fired. `passed_over`: this record also stands for older missed ticks.
+    Skipped {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passed_over: Option<PassedOverView>,
+    },
+}
+
+/// The missed ticks one record stands for: `ticks` of them, from `since_ms` up to the record's
+/// own tick, passed over because the misfire policy ran a newer tick.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PassedOverView {
+    pub ticks: u64,
+    pub since_ms: i64,
 }
 
 /// One record of the fire history.
@@ -260,16 +272,35 @@ pub fn fire_view(r: &FireRecord) -> FireView {
         }
         FireDecision::Skipped { reason: SkipReason::Overlap { job_id } } => (
             None,
-            FireOutcome::Skipped { reason: format!("overlap: the previous run {job_id} was still active") },
+            FireOutcome::Skipped {
+                reason: format!("overlap: the previous run {job_id} was still active"),
+                passed_over: None,
+            },
             since(r.tick_ms, r.decided_at_ms),
         ),
         FireDecision::Skipped { reason: SkipReason::Misfire { late_ms } } => (
             None,
             FireOutcome::Skipped {
                 reason: format!("misfire: {late_ms} ms late, the misfire policy said not to run it"),
+                passed_over: None,
             },
             Some(*late_ms),
         ),
+        FireDecision::Skipped { reason: SkipReason::PassedOver { ticks, since_ms } } => {
+            let since_text =
+                chrono::DateTime::from_timestamp_millis(*since_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+            let what = if *ticks == 1 { "1 missed tick".to_string() } else { format!("{ticks} missed ticks") };
+            (
+                None,
+                FireOutcome::Skipped {
+                    reason: format!(
+                        "misfire: {what} from {since_text} up to this one passed over; the misfire policy ran a newer tick"
+                    ),
+                    passed_over: Some(PassedOverView { ticks: *ticks, since_ms: *since_ms }),
+                },
+                since(r.tick_ms, r.decided_at_ms),
+            )
+        }
     };
     let tick = chrono::DateTime::from_timestamp_millis(r.tick_ms).map(|t| t.to_rfc3339()).unwrap_or_default();
     FireView {
