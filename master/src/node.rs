@@ -120,7 +120,12 @@ pub async fn start_on(config: MasterConfig, listener: tokio::net::TcpListener) -
         .build()
         .map_err(|e| StartError::Raft(e.to_string()))?;
     let overrides = PeerOverrides::default();
-    let network = NetworkFactory::new(http.clone(), config.cluster_secret.clone(), overrides.clone());
+    let network = NetworkFactory::new(
+        http.clone(),
+        config.cluster_secret.clone(),
+        overrides.clone(),
+        Duration::from_millis(config.raft.rpc_timeout_ms),
+    );
     let raft =
         Raft::new(config.node_id, raft_config, network, log, sm).await.map_err(|e| StartError::Raft(e.to_string()))?;
     let proposer = Proposer::new(raft.clone(), http.clone(), config.cluster_secret.clone(), Duration::from_secs(10));

@@ -43,11 +43,16 @@ pub struct NetworkFactory {
     http: reqwest::Client,
     secret: ClusterSecret,
     overrides: PeerOverrides,
+    min_deadline: Duration,
 }
 
 impl NetworkFactory {
-    pub fn new(http: reqwest::Client, secret: ClusterSecret, overrides: PeerOverrides) -> Self {
-        Self { http, secret, overrides }
+    /// `min_deadline` (`raft.rpc_timeout_ms`) is the shortest deadline any RPC gets: openraft
+    /// hands appends a TTL of one heartbeat interval, and an HTTP deadline that short would make
+    /// every append on a link slower than the heartbeat (a WAN hop, a big batch, an egg) time out
+    /// for ever — no write would commit and no election would fix it.
+    pub fn new(http: reqwest::Client, secret: ClusterSecret, overrides: PeerOverrides, min_deadline: Duration) -> Self {
+        Self { http, secret, overrides, min_deadline }
     }
 }
 
@@ -62,6 +67,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             http: self.http.clone(),
             secret: self.secret.clone(),
+            min_deadline: self.min_deadline,
         }
     }
 }
@@ -72,6 +78,7 @@ pub struct PeerClient {
     target: NodeId,
     http: reqwest::Client,
     secret: ClusterSecret,
+    min_deadline: Duration,
 }
 
 fn transport_error(e: &reqwest::Error) -> RPCError<TypeConfig> {
@@ -94,7 +101,7 @@ impl PeerClient {
             .post(&url)
             .bearer_auth(&self.secret.0)
             .json(req)
-            .timeout(ttl)
+            .timeout(ttl.max(self.min_deadline))
             .send()
             .await
             .map_err(|e| transport_error(&e))?;
