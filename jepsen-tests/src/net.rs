@@ -47,9 +47,12 @@ pub struct Host {
 impl Net {
     /// Creates `n` hosts. Needs root.
     pub fn create(n: u8) -> anyhow::Result<Self> {
+        // Unique per process and per call, so tests in one binary can run side by side.
+        static CREATED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let seq = CREATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 10;
         let pid = std::process::id();
-        let tag = format!("jt{}", pid % 100_000);
-        let subnet = (pid % 200) as u8 + 20;
+        let tag = format!("jt{}{seq}", pid % 100_000);
+        let subnet = ((pid + seq * 37) % 200) as u8 + 20;
         let bridge = format!("{tag}br");
         let bridge_ip = format!("10.77.{subnet}.254");
         let prefix = format!("10.77.{subnet}");
