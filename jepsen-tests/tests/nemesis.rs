@@ -234,6 +234,19 @@ async fn every_fault_is_observable_and_heals() {
         })
         .await;
 
+    // The leader removes itself; a new leader re-adds it blank.
+    let i = install!(Fault::MembershipReAdd { leader: true });
+    let old = i.targets[0];
+    probe.new_leader(old, "the leader's removal").await;
+    heal!("membership-re-add:leader");
+
+    // Random targets: whatever they hit, the cluster heals.
+    for f in [Fault::KillRandom, Fault::PauseRandom, Fault::LeaderMinority] {
+        install!(f);
+        tokio::time::sleep(f.min_hold()).await;
+        heal!(f.name());
+    }
+
     // Total outage, then everyone back from disk.
     install!(Fault::KillAll);
     assert!(probe.views().await.is_empty(), "a master answered during kill-all");
