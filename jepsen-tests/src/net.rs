@@ -7,7 +7,9 @@
 //! proxy connects to `b` from `a`'s *alias* address ([`Net::alias_ip`], one extra bridge address
 //! per host). A partition rule therefore matches a peer by three shapes — its own address, its
 //! alias, and the conntrack original destination — so drops hold whether or not a link is
-//! proxied.
+//! proxied. One difference remains on proxied links: the proxy accepts a connection before it
+//! knows whether the far side is reachable, so a dropped peer looks like "connected, then closed
+//! after the proxy's 3 s connect timeout" instead of a silent SYN timeout.
 
 use std::process::Command;
 

@@ -21,6 +21,11 @@
 //! What each [`Fault`] does is documented on its variant; partition shapes are in [`shapes`],
 //! links faults in [`crate::proxy`]. Proxied faults need [`Nemesis::with_proxies`] *before* the
 //! masters start: the DNAT rules only catch new connections, and Raft keeps its connections.
+//!
+//! Known product behaviour to keep in mind when choosing parameters: openraft's append RPC
+//! timeout is one heartbeat interval, so a `proxy-delay` whose round trip (2 × ms) exceeds
+//! `heartbeat_ms` (100 in the harness) stops every write while the leader keeps its role
+//! (`tests/nemesis.rs`, ignored reproducer).
 
 mod admin;
 mod fault;
