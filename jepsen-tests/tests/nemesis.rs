@@ -1,5 +1,6 @@
 //! Every nemesis fault against one real 3-master cluster (root: namespaces, iptables): each is
 //! installed, has the effect it claims, and heals back to one leader in one term.
+//! `NEMESIS_KEEP_LOGS=DIR` keeps the masters' logs.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -253,6 +254,14 @@ async fn every_fault_is_observable_and_heals() {
     heal!("kill-all");
 
     eprintln!("all faults in {:?}; leader at the end {leader}", started.elapsed());
+    drop(cluster);
+    for i in 1..=3 {
+        let log = std::fs::read_to_string(out.path().join(format!("n{i}.log"))).unwrap_or_default();
+        if let Some(dir) = std::env::var_os("NEMESIS_KEEP_LOGS") {
+            let _ = std::fs::write(std::path::Path::new(&dir).join(format!("n{i}.log")), &log);
+        }
+        assert!(!log.contains("panicked"), "master {i} panicked:\n{log}");
+    }
 }
 
 /// Product finding, kept as a reproducer: openraft gives every append RPC a timeout of one
