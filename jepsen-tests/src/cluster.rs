@@ -43,15 +43,43 @@ impl Cluster {
         format!("http://{}:{PORT}", net.host(i).ip)
     }
 
+    fn data_dir_in(out: &Path, i: u8) -> PathBuf {
+        out.join(format!("n{i}-data"))
+    }
+
+    /// Master `i`'s RocksDB directory.
+    pub fn data_dir(&self, i: u8) -> PathBuf {
+        Self::data_dir_in(&self.out, i)
+    }
+
+    /// Deletes master `i`'s data dir (it must not be running): it restarts as a blank master.
+    pub fn wipe(&self, i: u8) -> anyhow::Result<()> {
+        anyhow::ensure!(!self.is_running(i), "master {i} is running");
+        match std::fs::remove_dir_all(self.data_dir(i)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the harness started master `i` and has not killed it (a paused one counts).
+    pub fn is_running(&self, i: u8) -> bool {
+        self.procs.contains_key(&i)
+    }
+
+    /// The masters started and not killed, in id order.
+    pub fn running(&self) -> Vec<u8> {
+        self.procs.keys().copied().collect()
+    }
+
     fn write_config(net: &Net, out: &Path, i: u8) -> anyhow::Result<PathBuf> {
         let peers: String = net.hosts.iter().map(|h| format!("{} = \"http://{}:{PORT}\"\n", h.index, h.ip)).collect();
         let text = format!(
             "node_id = {i}\nlisten = \"{ip}:{PORT}\"\nadvertise = \"http://{ip}:{PORT}\"\ndata_dir = \"{dir}\"\n\
              cluster_secret = \"{SECRET}\"\nadmin_token = \"{TOKEN}\"\n\n[peers]\n{peers}\n[raft]\nheartbeat_ms = 100\n\
              election_timeout_min_ms = 500\nelection_timeout_max_ms = 1000\nsnapshot_after_logs = 100\n\
-             max_in_snapshot_log_to_keep = 50\n",
+             max_in_snapshot_log_to_keep = 50\n\n[scheduler]\ndebug_clock = true\n",
             ip = net.host(i).ip,
-            dir = out.join(format!("n{i}-data")).display(),
+            dir = Self::data_dir_in(out, i).display(),
         );
         let path = out.join(format!("n{i}.toml"));
         std::fs::write(&path, text)?;

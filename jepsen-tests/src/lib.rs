@@ -14,5 +14,7 @@
 pub mod checker;
 pub mod cluster;
 pub mod history;
+pub mod nemesis;
 pub mod net;
+pub mod proxy;
 pub mod scenario;
