@@ -271,12 +271,12 @@ async fn every_fault_is_observable_and_heals() {
     }
 }
 
-/// Product finding, kept as a reproducer: openraft gives every append RPC a timeout of one
-/// heartbeat interval (100 ms in the harness config) and the master uses it as the HTTP
-/// deadline, so once a round trip exceeds it no write commits — while the leader keeps its
-/// role (followers still receive the late heartbeats). 60 ms each way is enough.
+/// Regression test of a product bug this suite found: openraft gives every append RPC a TTL of
+/// one heartbeat interval (100 ms in the harness config), and the master used it as the HTTP
+/// deadline, so once a round trip exceeded it no write committed — while the leader kept its
+/// role (followers still received the late heartbeats). The master now gives every RPC at least
+/// `raft.rpc_timeout_ms`. 60 ms each way (120 ms round trip) must commit.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "fails: writes stop when the round trip exceeds heartbeat_ms (product bug, see the nemesis report)"]
 async fn writes_commit_over_links_slower_than_the_heartbeat() {
     let out = tempfile::tempdir().expect("tempdir");
     let net = Net::create(3).expect("hosts");

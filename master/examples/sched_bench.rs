@@ -43,6 +43,7 @@ use master::config::ClusterSecret;
 use master::config::MasterConfig;
 use master::node::RunningMaster;
 use master::propose::now_ms;
+use master::propose::ProposeError;
 use master::propose::Proposed;
 use raft_store::state::DispatchState;
 use raft_store::state::FireDecision;
@@ -301,9 +302,17 @@ impl Cluster {
             .map(|(i, spec)| {
                 let node = node.clone();
                 async move {
-                    match node.proposer.propose(Command::CreateSchedule { spec }).await {
-                        Ok(Proposed { applied: Applied::Schedule { id, .. }, .. }) => (i, id),
-                        other => panic!("create schedule: {other:?}"),
+                    // An election under the creation load (3 masters share this process's
+                    // cores) answers NoLeader, which is never committed: wait and resend.
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    loop {
+                        match node.proposer.propose(Command::CreateSchedule { spec: spec.clone() }).await {
+                            Ok(Proposed { applied: Applied::Schedule { id, .. }, .. }) => return (i, id),
+                            Err(ProposeError::NoLeader) if Instant::now() < deadline => {
+                                tokio::time::sleep(Duration::from_millis(100)).await
+                            }
+                            other => panic!("create schedule: {other:?}"),
+                        }
                     }
                 }
             })

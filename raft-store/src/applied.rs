@@ -18,7 +18,7 @@ pub enum Applied {
     Fired { job_id: String },
     /// A tick was recorded as skipped.
     Skipped,
-    /// Per-tick results of a `FireBatch` or a `SkipBatch`, in request order.
+    /// Per-item results of a `FireBatch`, `SkipBatch` or `Batch`, in request order.
     FireBatch { results: Vec<Applied> },
     /// An egg version was stored.
     VersionStored { sha256: String, size: u64 },

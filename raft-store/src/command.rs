@@ -81,6 +81,12 @@ pub enum Command {
     SkipBatch {
         skips: Vec<TickSkip>,
     },
+    /// Several commands in one log entry, applied one by one in order, each judged alone (format
+    /// 2): delivery outcomes and job reports arrive by the thousand under load, and one entry
+    /// each would cost one Raft round each.
+    Batch {
+        commands: Vec<Command>,
+    },
     /// A slave accepted fired job `job_id`.
     Dispatched {
         job_id: String,
@@ -200,6 +206,7 @@ impl fmt::Display for Command {
             FireBatch { ticks } => write!(f, "fire_batch n={}", ticks.len()),
             SkipTick { tick, .. } => write!(f, "skip_tick {tick}"),
             SkipBatch { skips } => write!(f, "skip_batch n={}", skips.len()),
+            Batch { commands } => write!(f, "batch n={}", commands.len()),
             Dispatched { job_id, node_id } => write!(f, "dispatched {job_id} -> {node_id}"),
             DispatchFailed { job_id, .. } => write!(f, "dispatch_failed {job_id}"),
             RegisterNode { id, spec } => write!(f, "register_node {id} {}", spec.url),

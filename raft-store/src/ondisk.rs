@@ -8,7 +8,7 @@
 //! - **1** (2026-11-22): first release. CFs `log_meta`, `logs`, `sm_meta`, `sm_data`,
 //!   `sm_blobs`; log keys are big-endian u64 indexes; `sm_data` keys are `<table>/<json key>`;
 //!   blobs are keyed by lower-case hex sha256.
-//! - **2** (2026-11-29): adds the `skip_batch` command and the `passed_over` skip reason. A
+//! - **2** (2026-11-29): adds the `skip_batch` and `batch` commands and the `passed_over` skip reason. A
 //!   format-1 store is read as is (2 only adds) and marked 2 when opened, so an older build,
 //!   which could not decode the new entries, refuses it instead of misreading it.
 

@@ -29,6 +29,9 @@ use crate::slave_client::SlaveJob;
 /// taken before the dispatch); it is not declared lost.
 const LOST_GRACE_MS: u64 = 10_000;
 
+/// Job reports per log entry.
+const REPORTS_PER_ENTRY: usize = 1000;
+
 pub async fn run(ctx: LeaderContext) {
     let interval = Duration::from_millis(ctx.node.config.slaves.collect_interval_ms);
     let timeout = Duration::from_millis(ctx.node.config.slaves.request_timeout_ms);
@@ -73,13 +76,22 @@ pub async fn run(ctx: LeaderContext) {
                     || s.active_jobs().filter(|j| j.node_id == n.id).cloned().collect(),
                 )
             });
-            for r in reports {
+            // One entry per listing's changes (in chunks), not one per job: a busy fleet
+            // changes thousands of jobs between two listings.
+            let mut reports = reports;
+            while !reports.is_empty() {
                 if ctx.token.is_cancelled() {
                     return;
                 }
-                let what = format!("{} {:?}", r.job_id, r.state);
-                if let Err(e) = ctx.node.proposer.propose_local(Command::ReportJob(r)).await {
-                    tracing::warn!(term = ctx.term, job = %what, cause = %e, "could not commit a job report");
+                let rest = reports.split_off(reports.len().min(REPORTS_PER_ENTRY));
+                let chunk = std::mem::replace(&mut reports, rest);
+                let count = chunk.len();
+                let cmd = match <[JobReport; 1]>::try_from(chunk) {
+                    Ok([one]) => Command::ReportJob(one),
+                    Err(many) => Command::Batch { commands: many.into_iter().map(Command::ReportJob).collect() },
+                };
+                if let Err(e) = ctx.node.proposer.propose_local(cmd).await {
+                    tracing::warn!(term = ctx.term, node = %n.id, reports = count, cause = %e, "could not commit job reports");
                     break;
                 }
             }

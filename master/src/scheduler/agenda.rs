@@ -61,19 +61,25 @@ impl Agenda {
             return;
         }
         self.synced = Some(generation);
-        if self.entries.len() > s.schedules.len() || self.entries.keys().any(|id| !s.schedules.contains(id)) {
+        let known_before = self.entries.len();
+        let mut still_there = 0;
+        for sch in s.schedules.values() {
+            let stamp = Stamp::of(sch);
+            if let Some(e) = self.entries.get(&sch.id) {
+                still_there += 1;
+                if e.stamp == stamp {
+                    continue;
+                }
+            }
+            let next = if sch.paused { None } else { ticks.next_after(sch, stamp.cursor) };
+            self.set(&sch.id, Some(Entry { stamp, next }));
+        }
+        // Some tracked schedule is no longer in the table: deleted.
+        if still_there < known_before {
             let gone: Vec<String> = self.entries.keys().filter(|id| !s.schedules.contains(*id)).cloned().collect();
             for id in gone {
                 self.set(&id, None);
             }
-        }
-        for sch in s.schedules.values() {
-            let stamp = Stamp::of(sch);
-            if self.entries.get(&sch.id).is_some_and(|e| e.stamp == stamp) {
-                continue;
-            }
-            let next = if sch.paused { None } else { ticks.next_after(sch, stamp.cursor) };
-            self.set(&sch.id, Some(Entry { stamp, next }));
         }
     }
 

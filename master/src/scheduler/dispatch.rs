@@ -27,8 +27,10 @@ use raft_store::state::ScheduleSpec;
 use raft_store::state::State;
 use raft_store::Applied;
 use raft_store::Command;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::outcomes::Committer;
 use crate::node::MasterNode;
 use crate::slave_client::ScheduleRequest;
 use crate::slave_client::SlaveClient;
@@ -55,13 +57,9 @@ pub struct HostLoad {
     pub cpu_count: Option<u64>,
 }
 
-/// Pending + running jobs per node in the replicated job table.
+/// Pending + running jobs per node in the replicated job table (kept by an index: no scan).
 pub fn active_per_node(state: &State) -> BTreeMap<String, i64> {
-    let mut out = BTreeMap::new();
-    for j in state.active_jobs() {
-        *out.entry(j.node_id.clone()).or_insert(0) += 1;
-    }
-    out
+    state.active_jobs_per_node().clone()
 }
 
 /// The nodes a job of `selector` may go to, best first; `Err` says why there is none.
@@ -154,6 +152,10 @@ pub struct Ctx<'a> {
     pub token: &'a CancellationToken,
     pub clock: &'a dyn super::clock::Clock,
     pub term: u64,
+    /// Batches delivery outcomes into few log entries.
+    pub committer: &'a Committer,
+    /// Bounds the calls to slaves in flight (held only around a call, never across a commit).
+    pub slave_calls: &'a Semaphore,
 }
 
 impl Ctx<'_> {
@@ -176,10 +178,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// Commits a delivery outcome through the batching committer.
+    async fn commit_outcome(&self, cmd: Command) -> Result<Applied, TermEnded> {
+        if self.token.is_cancelled() {
+            return Err(TermEnded);
+        }
+        self.committer.commit(cmd).await
+    }
+
     /// Commits that `node_id` took the job; a refusal (node removed meanwhile) becomes a failure.
     pub async fn commit_dispatched(&self, job_id: &str, node_id: &str) -> Outcome {
         let cmd = Command::Dispatched { job_id: job_id.to_string(), node_id: node_id.to_string() };
-        match self.commit(cmd).await {
+        match self.commit_outcome(cmd).await {
             Ok(Applied::Rejected(r)) => {
                 tracing::warn!(job = job_id, node = node_id, rejection = ?r, "Dispatched refused");
                 Outcome::Failed(format!("accepted by {node_id}, but recording it was refused: {r:?}"))
@@ -190,7 +200,7 @@ impl Ctx<'_> {
     }
 
     pub async fn commit_failed(&self, job_id: &str, reason: String) -> Outcome {
-        match self.commit(Command::DispatchFailed { job_id: job_id.to_string(), reason: reason.clone() }).await {
+        match self.commit_outcome(Command::DispatchFailed { job_id: job_id.to_string(), reason: reason.clone() }).await {
             Ok(Applied::Rejected(r)) => {
                 tracing::warn!(job = job_id, rejection = ?r, "DispatchFailed refused");
                 Outcome::Abandoned
@@ -235,6 +245,7 @@ pub async fn find_on(ctx: &Ctx<'_>, nodes: &[Node], project: &str, job_id: &str)
             return Err(TermEnded);
         }
         let client = SlaveClient::new(ctx.node.http.clone(), n, ctx.timeout());
+        let Ok(_permit) = ctx.slave_calls.acquire().await else { return Err(TermEnded) };
         match client.job_state(project, job_id).await {
             Ok(Some(state)) => {
                 tracing::info!(job = job_id, node = %n.id, %state, "the slave already has the job");
@@ -287,7 +298,11 @@ pub async fn deliver(ctx: &Ctx<'_>, job: &Job) -> Outcome {
                     if !ctx.may_send() {
                         return Outcome::Abandoned;
                     }
-                    match send(ctx, &c.node, job).await {
+                    let sent = match ctx.slave_calls.acquire().await {
+                        Ok(_permit) => send(ctx, &c.node, job).await,
+                        Err(_) => return Outcome::Abandoned,
+                    };
+                    match sent {
                         Ok(()) => return ctx.commit_dispatched(&job.job_id, &c.node.id).await,
                         Err(e) => {
                             tracing::info!(term = ctx.term, job = %job.job_id, node = %c.node.id, cause = %e, "dispatch attempt failed");

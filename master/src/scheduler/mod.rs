@@ -10,6 +10,7 @@
 pub mod agenda;
 pub mod clock;
 pub mod dispatch;
+pub mod outcomes;
 pub mod plan;
 pub mod reconcile;
 pub mod runtime;

@@ -48,6 +48,7 @@ use super::clock::Clock;
 use super::dispatch;
 use super::dispatch::Ctx;
 use super::dispatch::Job;
+use super::outcomes::Committer;
 use super::plan;
 use super::plan::Action;
 use super::plan::Ticks;
@@ -56,7 +57,16 @@ use super::reconcile::Unsettled;
 use crate::leader::LeaderContext;
 use crate::slave_client::SlaveClient;
 
-/// Deliveries talking to slaves at once.
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Calls to slaves in flight at once (a delivery holds one only while it talks to a slave).
 pub const DISPATCHES_IN_FLIGHT: usize = 32;
 /// Longest sleep between two rounds.
 pub const MAX_SLEEP: Duration = Duration::from_secs(1);
@@ -171,12 +181,20 @@ fn plan_round(s: &State, due: &[String], now_ms: i64, ticks: &impl Ticks) -> Rou
 struct Shared {
     ctx: LeaderContext,
     clock: Arc<dyn Clock>,
-    permits: Arc<Semaphore>,
+    slave_calls: Arc<Semaphore>,
+    committer: Committer,
 }
 
 impl Shared {
     fn dctx(&self) -> Ctx<'_> {
-        Ctx { node: &self.ctx.node, token: &self.ctx.token, clock: self.clock.as_ref(), term: self.ctx.term }
+        Ctx {
+            node: &self.ctx.node,
+            token: &self.ctx.token,
+            clock: self.clock.as_ref(),
+            term: self.ctx.term,
+            committer: &self.committer,
+            slave_calls: &self.slave_calls,
+        }
     }
 }
 
@@ -202,7 +220,6 @@ impl Deliveries {
         let shared = shared.clone();
         let id = job_id.clone();
         let handle = self.tasks.spawn(async move {
-            let Ok(_permit) = shared.permits.clone().acquire_owned().await else { return };
             deliver_one(&shared, &id, ask_first, cancel).await;
         });
         self.by_task.insert(handle.id(), job_id);
@@ -354,7 +371,11 @@ async fn applied_changed(rx: &mut MetricsReceiver, seen: Option<LogId>) {
 
 /// The runtime with an explicit clock and tick source (tests use their own).
 pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, clock: Arc<dyn Clock>, ticks: T) {
-    let shared = Shared { ctx: ctx.clone(), clock, permits: Arc::new(Semaphore::new(DISPATCHES_IN_FLIGHT)) };
+    let (committer, committer_task) = Committer::start(ctx.node.clone(), ctx.token.clone(), ctx.term);
+    // The committer ends with the term's token; aborting it too covers an early return.
+    let _committer_task = AbortOnDrop(committer_task);
+    let shared =
+        Shared { ctx: ctx.clone(), clock, slave_calls: Arc::new(Semaphore::new(DISPATCHES_IN_FLIGHT)), committer };
     let mut deliveries = Deliveries::new();
     let Some(again) = reconcile::reconcile(&shared.dctx()).await else { return };
     for Unsettled { job_id, .. } in again {

@@ -481,3 +481,45 @@ fn secrets_never_reach_debug_or_display() {
         Command::CreateUser { username: "ann".into(), password_hash: "$argon2id$secret".into(), role: Role::Admin };
     assert!(!user.to_string().contains("argon2id"));
 }
+
+#[test]
+fn a_batch_applies_its_items_in_order_and_refuses_index_derived_ones() {
+    let mut log = Log::new();
+    log.register_node("s1");
+    let id = log.create_schedule();
+    let fired = log.run(Command::FireBatch { ticks: vec![tick(&id, 5_000, 1), tick(&id, 6_000, 1)] });
+    assert!(matches!(fired, Applied::FireBatch { .. }), "{fired:?}");
+    let batch = Command::Batch {
+        commands: vec![
+            Command::Dispatched { job_id: format!("{id}-t5000"), node_id: "s1".into() },
+            Command::CreateSchedule { spec: spec() },
+            Command::Dispatched { job_id: "nope".into(), node_id: "s1".into() },
+            Command::DispatchFailed { job_id: format!("{id}-t6000"), reason: "no live node".into() },
+        ],
+    };
+    let Applied::FireBatch { results } = log.run(batch) else { panic!("batch answers per item") };
+    assert_eq!(results[0], Applied::Done);
+    assert!(matches!(&results[1], Applied::Rejected(Rejection::Conflict { detail }) if detail.contains("batch")));
+    assert_eq!(results[2], Applied::Rejected(Rejection::UnknownJob));
+    assert_eq!(log.state.schedules.len(), 1, "the batched create did nothing");
+    assert_eq!(log.state.active_jobs().count(), 1, "one job dispatched (pending on s1)");
+    assert_eq!(log.state.active_jobs_per_node().get("s1"), Some(&1));
+    // The job finishing leaves no active job on s1.
+    let done = JobReport {
+        job_id: format!("{id}-t5000"),
+        node_id: "s1".into(),
+        project: "demo".into(),
+        spider: "quotes".into(),
+        state: JobState::Finished,
+        start_ms: Some(1),
+        end_ms: Some(2),
+        outcome: None,
+    };
+    assert_eq!(log.run(Command::ReportJob(done)), Applied::Done);
+    assert_eq!(log.state.active_jobs().count(), 0);
+    assert_eq!(log.state.active_jobs_per_node().get("s1"), None);
+    assert!(matches!(
+        log.state.fire_of_job(&format!("{id}-t6000")).map(|r| &r.decision),
+        Some(FireDecision::Fired { dispatch: DispatchState::Failed { .. }, .. })
+    ));
+}

@@ -12,14 +12,24 @@ mod registry;
 mod schedules;
 
 use crate::applied::Applied;
+use crate::applied::Rejection;
 use crate::command::Command;
 use crate::log_entry::LogEntry;
 use crate::state::State;
 
 /// Applies one normal log entry at `log_index` to `state`.
 pub fn apply(state: &mut State, log_index: u64, entry: &LogEntry) -> Applied {
-    let now = entry.proposed_at_ms;
-    match &entry.command {
+    apply_command(state, log_index, entry.proposed_at_ms, &entry.command)
+}
+
+/// Whether `cmd` may be an item of a `Batch`: not if it derives an id from the log index (two
+/// items would get the same one), and batches do not nest.
+fn batchable(cmd: &Command) -> bool {
+    !matches!(cmd, Command::CreateSchedule { .. } | Command::RecordAlert { .. } | Command::Batch { .. })
+}
+
+fn apply_command(state: &mut State, log_index: u64, now: u64, command: &Command) -> Applied {
+    match command {
         Command::CreateSchedule { spec } => schedules::create(state, log_index, now, spec),
         Command::UpdateSchedule { id, expected_version, spec } => {
             schedules::update(state, now, id, *expected_version, spec)
@@ -32,6 +42,18 @@ pub fn apply(state: &mut State, log_index: u64, entry: &LogEntry) -> Applied {
             Applied::FireBatch { results: ticks.iter().map(|t| schedules::fire(state, now, t)).collect() }
         }
         Command::SkipTick { tick, reason } => schedules::skip(state, now, tick, reason),
+        Command::Batch { commands } => Applied::FireBatch {
+            results: commands
+                .iter()
+                .map(|c| {
+                    if batchable(c) {
+                        apply_command(state, log_index, now, c)
+                    } else {
+                        Applied::rejected(Rejection::Conflict { detail: format!("{c} cannot be part of a batch") })
+                    }
+                })
+                .collect(),
+        },
         Command::SkipBatch { skips } => Applied::FireBatch {
             results: skips.iter().map(|s| schedules::skip(state, now, &s.tick, &s.reason)).collect(),
         },

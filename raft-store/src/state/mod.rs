@@ -97,6 +97,8 @@ pub struct State {
 pub(crate) struct JobIndex {
     /// Ids of pending and running jobs.
     active: BTreeSet<String>,
+    /// Pending + running jobs per node id (nodes with none are absent).
+    active_by_node: BTreeMap<String, i64>,
     /// Finished and lost jobs, oldest first (`created_at_ms`, id): what pruning drops first.
     terminal: BTreeSet<(u64, String)>,
 }
@@ -105,13 +107,20 @@ impl JobIndex {
     fn add(&mut self, j: &JobRecord) {
         if j.state.is_terminal() {
             self.terminal.insert((j.created_at_ms, j.job_id.clone()));
-        } else {
-            self.active.insert(j.job_id.clone());
+        } else if self.active.insert(j.job_id.clone()) {
+            *self.active_by_node.entry(j.node_id.clone()).or_insert(0) += 1;
         }
     }
 
     fn drop_record(&mut self, j: &JobRecord) {
-        self.active.remove(&j.job_id);
+        if self.active.remove(&j.job_id) {
+            if let Some(n) = self.active_by_node.get_mut(&j.node_id) {
+                *n -= 1;
+                if *n <= 0 {
+                    self.active_by_node.remove(&j.node_id);
+                }
+            }
+        }
         self.terminal.remove(&(j.created_at_ms, j.job_id.clone()));
     }
 }
@@ -178,6 +187,11 @@ impl State {
         let old = self.jobs.remove(&job_id.to_string())?;
         self.job_index.drop_record(&old);
         Some(old)
+    }
+
+    /// Pending + running jobs per node id (a node with none is absent).
+    pub fn active_jobs_per_node(&self) -> &BTreeMap<String, i64> {
+        &self.job_index.active_by_node
     }
 
     /// Pending and running jobs, by id.

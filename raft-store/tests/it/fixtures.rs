@@ -77,6 +77,15 @@ pub fn every_command() -> Vec<(&'static str, Command)> {
                 ],
             },
         ),
+        (
+            "batch",
+            Command::Batch {
+                commands: vec![
+                    Command::Dispatched { job_id: "sch-1-t3".into(), node_id: "slave-1".into() },
+                    Command::DispatchFailed { job_id: "sch-1-t4".into(), reason: "no live node".into() },
+                ],
+            },
+        ),
         ("dispatched", Command::Dispatched { job_id: "sch-1-t3".into(), node_id: "slave-1".into() }),
         ("dispatch_failed", Command::DispatchFailed { job_id: "sch-1-t3".into(), reason: "no live node".into() }),
         ("register_node", Command::RegisterNode { id: "slave-1".into(), spec: node_spec() }),

@@ -1,0 +1,94 @@
+//! Committing delivery outcomes in batches.
+//!
+//! Under load thousands of deliveries finish per second, each with a `Dispatched` or
+//! `DispatchFailed` to commit. One log entry each would cost one Raft round each and hold the
+//! delivery (and the next tick's) behind a queue of rounds. The [`Committer`] task takes every
+//! outcome waiting when it is free and commits them as ONE `Batch` entry, then answers each
+//! caller with its own item's result; while that round runs, the next batch gathers. An outcome
+//! alone is committed as itself.
+
+use std::sync::Arc;
+
+use raft_store::Applied;
+use raft_store::Command;
+use tokio::sync::mpsc;
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use super::dispatch::TermEnded;
+use crate::node::MasterNode;
+
+/// Items per `Batch` entry (a huge backlog is split to keep entries small).
+pub const OUTCOMES_PER_ENTRY: usize = 2000;
+
+type Reply = oneshot::Sender<Result<Applied, TermEnded>>;
+
+/// Handle to the term's outcome committer.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::UnboundedSender<(Command, Reply)>,
+}
+
+impl Committer {
+    /// Starts the committer task of one term; it ends with `token`.
+    pub fn start(node: Arc<MasterNode>, token: CancellationToken, term: u64) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(node, token, term, rx));
+        (Self { tx }, task)
+    }
+
+    /// Commits `cmd` with whatever else is waiting; `TermEnded` if it could not be committed.
+    pub async fn commit(&self, cmd: Command) -> Result<Applied, TermEnded> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send((cmd, reply)).map_err(|_| TermEnded)?;
+        answer.await.unwrap_or(Err(TermEnded))
+    }
+}
+
+async fn run(node: Arc<MasterNode>, token: CancellationToken, term: u64, mut rx: mpsc::UnboundedReceiver<(Command, Reply)>) {
+    let mut waiting: Vec<(Command, Reply)> = Vec::new();
+    loop {
+        let first = tokio::select! {
+            _ = token.cancelled() => return,
+            got = rx.recv() => match got {
+                Some(item) => item,
+                None => return,
+            },
+        };
+        waiting.push(first);
+        while waiting.len() < OUTCOMES_PER_ENTRY {
+            match rx.try_recv() {
+                Ok(item) => waiting.push(item),
+                Err(_) => break,
+            }
+        }
+        let (mut commands, replies): (Vec<Command>, Vec<Reply>) = std::mem::take(&mut waiting).into_iter().unzip();
+        let n = commands.len();
+        let cmd = match commands.pop() {
+            Some(only) if commands.is_empty() => only,
+            Some(last) => {
+                commands.push(last);
+                Command::Batch { commands }
+            }
+            None => continue,
+        };
+        let what = cmd.to_string();
+        let results: Vec<Result<Applied, TermEnded>> = match node.proposer.propose_local(cmd).await {
+            Ok(p) if n == 1 => vec![Ok(p.applied)],
+            Ok(p) => match p.applied {
+                Applied::FireBatch { results } if results.len() == n => results.into_iter().map(Ok).collect(),
+                other => {
+                    tracing::warn!(term, answer = ?other, "a batch of outcomes got an unexpected answer");
+                    vec![Err(TermEnded); n]
+                }
+            },
+            Err(e) => {
+                tracing::warn!(term, change = %what, cause = %e, "could not commit delivery outcomes");
+                vec![Err(TermEnded); n]
+            }
+        };
+        for (reply, result) in replies.into_iter().zip(results) {
+            let _ = reply.send(result);
+        }
+    }
+}
