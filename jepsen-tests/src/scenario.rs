@@ -288,15 +288,18 @@ async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<
     let result = async {
         loop {
             let recover = Duration::from_millis(rng.range(cfg.recover_ms.0, cfg.recover_ms.1));
+            if began.elapsed() + recover > cfg.time {
+                break;
+            }
             tokio::time::sleep(recover).await;
             if !duplicated {
                 duplicated = env.standins.iter().find_map(StandIn::inject_duplicate_start).is_some();
             }
+            let Some(kind) = rng.pick(&cfg.faults).copied() else { continue };
             let hold = Duration::from_millis(rng.range(cfg.hold_ms.0, cfg.hold_ms.1));
-            if began.elapsed() + hold + recover > cfg.time || cfg.faults.is_empty() {
+            if began.elapsed() + hold + Duration::from_millis(cfg.recover_ms.0) > cfg.time {
                 break;
             }
-            let Some(kind) = rng.pick(&cfg.faults).copied() else { break };
             let installed = install(env, kind, rng);
             tracing::info!(fault = kind.name(), installed = installed.installed, detail = %installed.detail, "fault");
             tokio::time::sleep(hold).await;

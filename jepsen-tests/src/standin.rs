@@ -398,7 +398,10 @@ mod tests {
         assert_eq!(d.len(), 2);
         assert_eq!((d[0].started, d[1].started), (true, false));
         assert_eq!(d[0].idempotency_key.as_deref(), Some("sc1-t1000"));
-        let st: Value = reqwest::get(format!("{}/status.json?job=sc1-t1000", s.url))
+        let http = reqwest::Client::builder().no_proxy().build().expect("client");
+        let st: Value = http
+            .get(format!("{}/status.json?job=sc1-t1000", s.url))
+            .send()
             .await
             .expect("status")
             .json()
