@@ -122,20 +122,33 @@ pub fn html(results: &Value, h: &History, c: &Checked) -> String {
     let th = 30.0 + lanes * 24.0;
     let _ =
         write!(s, "<h2>Timeline (s since start; faults shaded)</h2><svg width=\"{W}\" height=\"{th}\">{}", shade(th));
+    // One bar per stretch of equal role (observations come every 50 ms: thousands of them).
+    let mut stretches: Vec<(u8, u64, u64, &str)> = Vec::new();
+    let mut open: std::collections::BTreeMap<u8, usize> = std::collections::BTreeMap::new();
     for e in &h.events {
         if let Event::Observed { at_ms, node, state, .. } = e {
-            let colour = match state.as_str() {
-                "Leader" => "#2a7",
-                "Candidate" => "#c90",
-                _ => "#9ab",
-            };
-            let y = 20.0 + (*node as f64 - 1.0) * 24.0;
-            let _ = write!(
-                s,
-                "<rect x=\"{:.1}\" y=\"{y}\" width=\"2\" height=\"18\" fill=\"{colour}\"/>",
-                x(*at_ms as f64)
-            );
+            match open.get(node).and_then(|i| stretches.get_mut(*i)) {
+                Some(st) if st.3 == state.as_str() && *at_ms <= st.2 + 1000 => st.2 = *at_ms,
+                _ => {
+                    open.insert(*node, stretches.len());
+                    stretches.push((*node, *at_ms, *at_ms, state.as_str()));
+                }
+            }
         }
+    }
+    for (node, from, to, state) in stretches {
+        let colour = match state {
+            "Leader" => "#2a7",
+            "Candidate" => "#c90",
+            _ => "#9ab",
+        };
+        let y = 20.0 + (node as f64 - 1.0) * 24.0;
+        let _ = write!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{y}\" width=\"{:.1}\" height=\"18\" fill=\"{colour}\"/>",
+            x(from as f64),
+            (x(to as f64) - x(from as f64)).max(2.0)
+        );
     }
     for n in 1..=3 {
         let _ = write!(s, "<text x=\"4\" y=\"{}\" font-size=\"11\">n{n}</text>", 33.0 + (n as f64 - 1.0) * 24.0);
@@ -143,7 +156,7 @@ pub fn html(results: &Value, h: &History, c: &Checked) -> String {
     for t in (0..=(end as u64 / 1000)).step_by(((end as u64 / 1000) / 10).max(1) as usize) {
         let _ = write!(s, "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\">{t}</text>", x(t as f64 * 1000.0), th - 2.0);
     }
-    s.push_str("</svg><p>green: leader, amber: candidate, grey: follower</p>\n");
+    s.push_str("</svg><p>green: leader, amber: candidate, grey: follower; gaps: no answer</p>\n");
 
     // Fires: tick against lateness (log-ish scale capped at the largest lateness).
     let ph = 260.0;

@@ -117,13 +117,34 @@ pub fn per_key(h: &History) -> BTreeMap<String, (Value, u64, Vec<Op>)> {
                     _ => continue,
                 };
                 let read = version.map(|v| (v, paused.unwrap_or(false)));
-                if ops.len() < MAX_OPS_PER_KEY {
-                    ops.push(Op { invoke, complete, f: kind, read });
-                }
+                ops.push(Op { invoke, complete, f: kind, read });
             }
         }
     }
+    for (_, _, ops) in keys.values_mut() {
+        cap(ops, MAX_OPS_PER_KEY);
+    }
     keys
+}
+
+/// Keeps the operations invoked before the `max + 1`-th invocation `T`. A write still running
+/// at `T` becomes indeterminate and a read still running at `T` is dropped: nothing invoked
+/// after `T` can have been seen by what completed before it, so the cut history is a real one.
+pub fn cap(ops: &mut Vec<Op>, max: usize) {
+    if ops.len() <= max {
+        return;
+    }
+    ops.sort_by_key(|o| o.invoke);
+    let cut = ops[max].invoke;
+    ops.truncate(max);
+    ops.retain_mut(|o| match o.complete {
+        Some(c) if c > cut && o.f == OpKind::Read => false,
+        Some(c) if c > cut => {
+            o.complete = None;
+            true
+        }
+        _ => true,
+    });
 }
 
 /// Per-schedule reads are linearizable.
@@ -249,6 +270,28 @@ mod tests {
         let mut back = seen(2);
         back.push(op(12, Some(13), OpKind::Read, Some((1, false))));
         assert_eq!(linearizable(Some((1, false)), &back), Linear::No);
+    }
+
+    #[test]
+    fn capping_keeps_a_real_history() {
+        // The read (invoked before the cut, completed after it) may have seen the update
+        // invoked after the cut: it must be dropped, not judged without that update.
+        let mut ops = vec![
+            op(1, Some(2), OpKind::Update, None),
+            op(3, Some(9), OpKind::Read, Some((3, false))),
+            op(4, Some(5), OpKind::Update, None),
+            op(6, Some(7), OpKind::Update, None),
+        ];
+        cap(&mut ops, 3);
+        assert_eq!(ops.iter().map(|o| o.invoke).collect::<Vec<_>>(), [1, 4]);
+        assert_eq!(linearizable(Some((1, false)), &ops), Linear::Yes);
+        let mut ops = vec![
+            op(1, Some(9), OpKind::Update, None),
+            op(2, Some(3), OpKind::Read, None),
+            op(4, Some(5), OpKind::Read, None),
+        ];
+        cap(&mut ops, 2);
+        assert_eq!(ops[0].complete, None, "a write running at the cut is indeterminate");
     }
 
     #[test]
