@@ -91,6 +91,25 @@ pub fn html(results: &Value, h: &History, c: &Checked) -> String {
         c.time_to_new_leader_ms
     );
     s.push_str(&checker_table(results));
+    if !c.per_fault.is_empty() {
+        s.push_str("<h2>Faults</h2><table><tr><th>fault</th><th>target</th><th>at (s)</th><th>healed (s)</th><th>new leader after (ms)</th><th>fires</th><th>lateness p50/p99/max (ms)</th></tr>\n");
+        for f in &c.per_fault {
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}/{}</td></tr>",
+                esc(&f.kind),
+                f.target,
+                f.at_ms as f64 / 1000.0,
+                f.healed_at_ms.map_or("-".into(), |t| format!("{:.1}", t as f64 / 1000.0)),
+                f.time_to_new_leader_ms.map_or("-".into(), |t| t.to_string()),
+                f.lateness.n,
+                f.lateness.p50,
+                f.lateness.p99,
+                f.lateness.max
+            );
+        }
+        s.push_str("</table>\n");
+    }
 
     // Shaded fault windows and fault labels, shared by both plots.
     let shade = |height: f64| {

@@ -389,6 +389,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
         "time_s": cfg.time.as_secs(),
         "time_to_new_leader_ms": checked.time_to_new_leader_ms,
         "lateness_ms": {"steady": checked.lateness.steady, "in_fault_windows": checked.lateness.after_faults},
+        "per_fault": checked.per_fault,
         "bounds": cfg.bounds,
     });
     std::fs::write(cfg.out.join("results.json"), serde_json::to_vec_pretty(&results)?)?;

@@ -409,6 +409,52 @@ pub fn lateness(h: &History, bound_ms: u64, steady_p99_ms: u64) -> (Verdict, Lat
     (Verdict::valid(summary), l)
 }
 
+/// One fault's effect: time to a new leader (master faults) and the lateness of the steady
+/// fires whose ticks fell between the fault and its heal plus the bound.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultStat {
+    pub kind: String,
+    pub target: u8,
+    pub at_ms: u64,
+    pub healed_at_ms: Option<u64>,
+    pub time_to_new_leader_ms: Option<u64>,
+    pub lateness: Pcts,
+}
+
+pub fn per_fault(h: &History, bound_ms: u64, points: &[FirePoint]) -> Vec<FaultStat> {
+    let mut out = Vec::new();
+    for (i, e) in h.events.iter().enumerate() {
+        let Event::Fault { at_ms, kind, target, installed: true } = e else { continue };
+        let healed = h.events[i..].iter().find_map(|x| match x {
+            Event::Healed { at_ms: t, kind: k, target: g } if k == kind && g == target => Some(*t),
+            _ => None,
+        });
+        let new_leader = (!kind.starts_with("slave-"))
+            .then(|| {
+                h.events.iter().find_map(|x| match x {
+                    Event::Observed { at_ms: t, node, state, .. }
+                        if *t > *at_ms && node != target && state == "Leader" =>
+                    {
+                        Some(*t - *at_ms)
+                    }
+                    _ => None,
+                })
+            })
+            .flatten();
+        let (from, to) = (h.unix(*at_ms), h.unix(healed.unwrap_or(u64::MAX / 4)) + bound_ms);
+        let late = points.iter().filter(|p| p.tick_ms >= from && p.tick_ms <= to).map(|p| p.lateness_ms).collect();
+        out.push(FaultStat {
+            kind: kind.clone(),
+            target: *target,
+            at_ms: *at_ms,
+            healed_at_ms: healed,
+            time_to_new_leader_ms: new_leader,
+            lateness: pcts(late),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 #[path = "fires_test.rs"]
 mod fires_test;

@@ -198,6 +198,7 @@ pub struct Checked {
     pub faults_injected: usize,
     pub time_to_new_leader_ms: Vec<u64>,
     pub lateness: fires::Lateness,
+    pub per_fault: Vec<fires::FaultStat>,
     /// Excused intervals, ms since the run's start.
     pub fault_windows: Vec<(u64, u64)>,
 }
@@ -252,6 +253,7 @@ pub fn check_all(h: &History, b: &Bounds, final_at_ms: u64) -> Checked {
         fires_checked: fires::first_starts(h).len(),
         faults_injected: h.events.iter().filter(|e| matches!(e, Event::Fault { installed: true, .. })).count(),
         time_to_new_leader_ms: times,
+        per_fault: fires::per_fault(h, b.failover_ms, &lateness.points),
         lateness,
         fault_windows: fires::fault_windows(h, b.failover_ms)
             .into_iter()
