@@ -177,8 +177,8 @@ pub fn linearizable_reads(h: &History) -> Verdict {
 }
 
 /// No acknowledged write lost: the final read (after the heal, the last read of each schedule
-/// made at or after `final_at_ms`) shows every acknowledged delete, and otherwise a version at
-/// least as new as every acknowledged write's answer.
+/// made at or after `final_at_ms`) shows every delete acknowledged before then, and otherwise a
+/// version at least as new as every such acknowledged write's answer.
 pub fn no_lost_write(h: &History, final_at_ms: u64) -> Verdict {
     let mut acked: BTreeMap<String, (u64, bool)> = BTreeMap::new();
     let mut finals: BTreeMap<String, Option<u64>> = BTreeMap::new();
@@ -197,6 +197,10 @@ pub fn no_lost_write(h: &History, final_at_ms: u64) -> Verdict {
             if *at_ms >= final_at_ms {
                 finals.insert(key.clone(), *version);
             }
+            continue;
+        }
+        if *at_ms >= final_at_ms {
+            // Writes after the final reads (the pause of everything) are not judged here.
             continue;
         }
         let a = acked.entry(key.clone()).or_insert((0, false));
@@ -325,6 +329,9 @@ mod tests {
         ];
         let mut good = base.clone();
         good.push(ev(5, 2, Phase::Ok, OpKind::Read, "a", Some(2)));
+        // The pause of everything after the final reads is not a write the reads must show.
+        good.push(ev(6, 3, Phase::Invoke, OpKind::Pause, "a", None));
+        good.push(ev(7, 3, Phase::Ok, OpKind::Pause, "a", Some(3)));
         let h = History { events: good };
         assert_eq!(linearizable_reads(&h).valid, Some(true));
         assert_eq!(no_lost_write(&h, 4).valid, Some(true));
