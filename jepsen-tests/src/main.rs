@@ -26,7 +26,7 @@ enum Cmd {
     },
     /// A long seeded run: the workload the whole time, fault windows of the scenario's kinds.
     Run {
-        /// leader-kill, leader-pause, leader-minority, slave-5xx, slave-slow, slave-ambiguous,
+        /// kill-leader, pause-leader, leader-minority, slave-5xx, slave-slow, slave-ambiguous,
         /// mixed (all of them), or none (no faults).
         #[arg(long)]
         scenario: String,

@@ -240,8 +240,8 @@ mod tests {
             events: vec![
                 Event::Start { unix_ms: 1_000, seed: 3, scenario: "t".into() },
                 Event::Observed { at_ms: 10, node: 1, state: "Leader".into(), term: 1, leader: Some(1), applied: None },
-                Event::Fault { at_ms: 20, kind: "leader-kill".into(), target: 1, installed: true },
-                Event::Healed { at_ms: 40, kind: "leader-kill".into(), target: 1 },
+                Event::Fault { at_ms: 20, kind: "kill-leader".into(), target: 1, installed: true },
+                Event::Healed { at_ms: 40, kind: "kill-leader".into(), target: 1 },
             ],
         };
         let c = check_all(&h, &Bounds::default(), 0);

@@ -56,8 +56,8 @@ impl FaultKind {
 
     pub fn name(self) -> &'static str {
         match self {
-            FaultKind::LeaderKill => "leader-kill",
-            FaultKind::LeaderPause => "leader-pause",
+            FaultKind::LeaderKill => "kill-leader",
+            FaultKind::LeaderPause => "pause-leader",
             FaultKind::LeaderMinority => "leader-minority",
             FaultKind::Slave5xx => "slave-5xx",
             FaultKind::SlaveSlow => "slave-slow",

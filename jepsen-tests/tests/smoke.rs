@@ -13,7 +13,7 @@ async fn smoke_scenarios_are_valid() {
     assert!(results["fires_checked"].as_u64().unwrap_or(0) > 0, "{results:#}");
     assert!(out.path().join("results.json").is_file());
     assert!(out.path().join("report.html").is_file());
-    for s in ["leader-kill", "leader-pause", "leader-minority"] {
+    for s in ["kill-leader", "pause-leader", "leader-minority"] {
         assert!(out.path().join(s).join("history.jsonl").is_file(), "{s} wrote no history");
     }
 }

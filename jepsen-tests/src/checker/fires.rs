@@ -96,7 +96,7 @@ pub fn fault_windows(h: &History, bound_ms: u64) -> Vec<(u64, u64)> {
                 _ => None,
             })
             .unwrap_or(end);
-        let new_leader = (!kind.starts_with("slave-"))
+        let new_leader = (!super::is_slave_fault(kind))
             .then(|| {
                 h.events.iter().find_map(|x| match x {
                     Event::Observed { at_ms: t, node, state, .. }
@@ -429,7 +429,7 @@ pub fn per_fault(h: &History, bound_ms: u64, points: &[FirePoint]) -> Vec<FaultS
             Event::Healed { at_ms: t, kind: k, target: g } if k == kind && g == target => Some(*t),
             _ => None,
         });
-        let new_leader = (!kind.starts_with("slave-"))
+        let new_leader = (!super::is_slave_fault(kind))
             .then(|| {
                 h.events.iter().find_map(|x| match x {
                     Event::Observed { at_ms: t, node, state, .. }

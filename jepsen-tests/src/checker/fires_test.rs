@@ -122,8 +122,8 @@ fn lost_ticks_follow_the_misfire_policy() {
     assert!(v.details.contains(&(START + 4000).to_string()), "{}", v.details);
     // Inside a fault window, skip may; fire_all may not.
     let fault = |mut ev: Vec<Event>| {
-        ev.push(Event::Fault { at_ms: 3500, kind: "leader-kill".into(), target: 1, installed: true });
-        ev.push(Event::Healed { at_ms: 4500, kind: "leader-kill".into(), target: 1 });
+        ev.push(Event::Fault { at_ms: 3500, kind: "kill-leader".into(), target: 1, installed: true });
+        ev.push(Event::Healed { at_ms: 4500, kind: "kill-leader".into(), target: 1 });
         History { events: ev }
     };
     assert_eq!(no_lost_tick(&fault(steady(20, "skip", &[4, 5])), 1000).0.valid, Some(true));

@@ -40,6 +40,13 @@ pub fn is_slave_fault(kind: &str) -> bool {
     kind.starts_with("slave-")
 }
 
+/// Faults that take the leader away from the majority, so another master must take over
+/// (names as the nemesis module spells them; a `:parameter` suffix is ignored).
+pub fn deposes_leader(kind: &str) -> bool {
+    let base = kind.split(':').next().unwrap_or(kind);
+    matches!(base, "kill-leader" | "pause-leader" | "isolate-leader" | "leader-minority")
+}
+
 /// Election safety: no two masters ever report leading in the same term.
 pub fn election_safety(h: &History) -> Verdict {
     let mut leaders: BTreeMap<u64, u8> = BTreeMap::new();
@@ -60,15 +67,15 @@ pub fn election_safety(h: &History) -> Verdict {
     Verdict { valid: Some(true), details: format!("{} terms with a leader, one leader each", leaders.len()) }
 }
 
-/// Failover: after each installed fault on the leader, another master led a later term.
-/// Returns the verdict and the time to a new leader per fault (ms). Slave faults do not count.
+/// Failover: after each installed fault that deposes the leader ([`deposes_leader`]), another
+/// master led. Returns the verdict and the time to a new leader per such fault (ms).
 pub fn failover(h: &History) -> (Verdict, Vec<u64>) {
     let mut times = Vec::new();
     let faults: Vec<(u64, u8)> = h
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::Fault { at_ms, target, installed: true, kind } if !is_slave_fault(kind) => Some((*at_ms, *target)),
+            Event::Fault { at_ms, target, installed: true, kind } if deposes_leader(kind) => Some((*at_ms, *target)),
             _ => None,
         })
         .collect();
@@ -230,7 +237,7 @@ pub fn overall<'a>(vs: impl IntoIterator<Item = &'a Verdict>) -> Option<bool> {
 pub fn check_all(h: &History, b: &Bounds, final_at_ms: u64) -> Checked {
     let mut v = BTreeMap::new();
     v.insert("election_safety".to_string(), election_safety(h));
-    let master_faults = h.events.iter().any(|e| matches!(e, Event::Fault { kind, .. } if !is_slave_fault(kind)));
+    let master_faults = h.events.iter().any(|e| matches!(e, Event::Fault { kind, .. } if deposes_leader(kind)));
     let (fo, times) = failover(h);
     if master_faults {
         v.insert("failover".into(), fo);
@@ -282,7 +289,7 @@ mod tests {
     fn failover_needs_a_fault_and_a_new_leader() {
         let none = History { events: vec![obs(1, 1, "Leader", 1)] };
         assert_eq!(failover(&none).0.valid, None);
-        let fault = Event::Fault { at_ms: 10, kind: "kill".into(), target: 1, installed: true };
+        let fault = Event::Fault { at_ms: 10, kind: "kill-leader".into(), target: 1, installed: true };
         let stuck = History { events: vec![obs(1, 1, "Leader", 1), fault.clone(), obs(20, 2, "Follower", 1)] };
         assert_eq!(failover(&stuck).0.valid, Some(false));
         let good = History { events: vec![obs(1, 1, "Leader", 1), fault, obs(700, 2, "Leader", 2)] };
