@@ -206,15 +206,21 @@ fn stop_intervals(h: &History, key: &str) -> Vec<(String, u64, u64)> {
 /// for a tick before the schedule was created.
 pub fn no_fire_after_pause_or_delete(h: &History) -> Verdict {
     let defs = schedules(h);
+    let mut by_schedule: BTreeMap<&str, Vec<(&str, u64, u64)>> = BTreeMap::new();
     let firsts = first_starts(h);
+    for (job, at) in &firsts {
+        if let Some((s, tick)) = split_job_id(job) {
+            by_schedule.entry(s).or_default().push((job.as_str(), tick, *at));
+        }
+    }
     let mut bad = Vec::new();
     let mut stops = 0;
     let mut catch_up = 0;
     for def in defs.values() {
         let intervals = stop_intervals(h, &def.id);
         stops += intervals.len();
-        for (job, at) in firsts.iter().filter(|(j, _)| split_job_id(j).is_some_and(|(s, _)| s == def.id)) {
-            let Some((_, tick)) = split_job_id(job) else { continue };
+        for (job, tick, at) in by_schedule.get(def.id.as_str()).into_iter().flatten() {
+            let (tick, at) = (*tick, at);
             if tick < def.created_at_ms {
                 bad.push(format!("{job}: tick before the schedule's creation at {}", def.created_at_ms));
             }
