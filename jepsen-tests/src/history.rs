@@ -82,6 +82,8 @@ pub enum Event {
     },
     /// The workload stopped issuing operations (ticks are judged up to here).
     WorkloadEnd { at_ms: u64 },
+    /// Everything was healed and the masters agreed on a leader: the final reads begin.
+    FinalReads { at_ms: u64 },
     /// A master's final state after the heal: applied index and a digest of its schedules.
     Final { at_ms: u64, node: u8, applied: Option<u64>, digest: String, schedules: usize },
     /// A `panicked at` line in a master's log.
@@ -99,6 +101,7 @@ impl Event {
             | Event::Schedule { at_ms, .. }
             | Event::Delivery { at_ms, .. }
             | Event::WorkloadEnd { at_ms }
+            | Event::FinalReads { at_ms }
             | Event::Final { at_ms, .. } => *at_ms,
         }
     }
@@ -124,6 +127,13 @@ impl History {
     /// Unix ms of an event time.
     pub fn unix(&self, at_ms: u64) -> u64 {
         self.start_unix_ms() + at_ms
+    }
+
+    /// Reads `history.jsonl` back.
+    pub fn from_jsonl(text: &str) -> Result<Self, serde_json::Error> {
+        let events =
+            text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>()?;
+        Ok(History { events })
     }
 
     /// The events as JSON lines.

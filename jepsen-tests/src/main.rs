@@ -38,6 +38,11 @@ enum Cmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Judges a stored run again from its history.jsonl (rewrites results.json and report.html).
+    Check {
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 fn exit(results: anyhow::Result<serde_json::Value>) -> std::process::ExitCode {
@@ -66,6 +71,7 @@ async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Smoke { out } => exit(jepsen_tests::scenario::smoke(&out).await),
+        Cmd::Check { dir } => exit(jepsen_tests::scenario::recheck(&dir)),
         Cmd::Run { scenario, seed, time, out } => {
             let faults = if scenario == "none" { Some(vec![]) } else { FaultKind::for_scenario(&scenario) };
             let Some(faults) = faults else {

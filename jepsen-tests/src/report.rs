@@ -244,7 +244,7 @@ mod tests {
                 Event::Healed { at_ms: 40, kind: "kill-leader".into(), target: 1 },
             ],
         };
-        let c = check_all(&h, &Bounds::default(), 0);
+        let c = check_all(&h, &Bounds::default());
         let results = serde_json::json!({"valid": false, "seed": 3, "checkers": c.verdicts, "scenario": "t<x>"});
         let page = html(&results, &h, &c);
         assert!(page.contains("<svg") && page.contains("t&lt;x&gt;") && page.contains("INVALID"));

@@ -272,8 +272,9 @@ fn heal_everything(env: &mut Env) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The workload and the fault windows, until `cfg.time` has passed.
-async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<u64> {
+/// The workload and the fault windows, until `cfg.time` has passed; then the final heal,
+/// reads, pause of everything and convergence samples.
+async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<()> {
     wait_stable(&env.rec, env.net.hosts.len(), 0, Duration::from_secs(30)).await?;
     let pool = workload::setup(&env.api, &env.rec, &env.standins, rng).await?;
     let began = Instant::now();
@@ -320,12 +321,12 @@ async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<
     heal_everything(env)?;
     let healed = env.rec.now();
     wait_stable(&env.rec, env.net.hosts.len(), healed, Duration::from_secs(30)).await?;
-    let final_at = env.rec.now();
+    env.rec.push(Event::FinalReads { at_ms: env.rec.now() });
     let deadline = Instant::now() + Duration::from_secs(30);
     workload::final_reads(&env.api, &env.rec, &pool, rng, deadline).await?;
     workload::pause_all(&env.api, &env.rec, rng, deadline).await?;
     workload::converge(&env.api, &env.rec, Instant::now() + Duration::from_secs(30)).await;
-    Ok(final_at)
+    Ok(())
 }
 
 /// Appends `panicked at` lines of the masters' logs to the history.
@@ -372,13 +373,20 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
     let mut h = rec.snapshot();
     h.events.sort_by_key(Event::at_ms);
     std::fs::write(cfg.out.join("history.jsonl"), h.to_jsonl())?;
-    let final_at = *outcome.as_ref().unwrap_or(&u64::MAX);
-    let mut checked = checker::check_all(&h, &cfg.bounds, final_at);
+    let mut checked = checker::check_all(&h, &cfg.bounds);
     if let Err(e) = &outcome {
         checked.verdicts.insert("run".into(), checker::Verdict::invalid(format!("the run did not complete: {e:#}")));
     }
+    let results = results_json(&checked, cfg);
+    std::fs::write(cfg.out.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
+    std::fs::write(cfg.out.join("report.html"), crate::report::html(&results, &h, &checked))?;
+    Ok(results)
+}
+
+/// `results.json` of one run.
+pub fn results_json(checked: &checker::Checked, cfg: &RunConfig) -> Value {
     let valid = checked.valid();
-    let results = json!({
+    json!({
         "valid": match valid { Some(v) => json!(v), None => json!("unknown") },
         "faults_injected": checked.faults_injected,
         "fires_checked": checked.fires_checked,
@@ -391,9 +399,34 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
         "lateness_ms": {"steady": checked.lateness.steady, "in_fault_windows": checked.lateness.after_faults},
         "per_fault": checked.per_fault,
         "bounds": cfg.bounds,
-    });
-    std::fs::write(cfg.out.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
-    std::fs::write(cfg.out.join("report.html"), crate::report::html(&results, &h, &checked))?;
+    })
+}
+
+/// Judges a stored run again (`history.jsonl` in `dir`), rewriting its results and report:
+/// for checker changes, and to look at a run's verdicts without rerunning it.
+pub fn recheck(dir: &Path) -> anyhow::Result<Value> {
+    let h = crate::history::History::from_jsonl(&std::fs::read_to_string(dir.join("history.jsonl"))?)?;
+    let (seed, scenario) = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Start { seed, scenario, .. } => Some((*seed, scenario.clone())),
+            _ => None,
+        })
+        .unwrap_or((0, "?".into()));
+    let end = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::WorkloadEnd { at_ms } => Some(*at_ms),
+            _ => None,
+        })
+        .next();
+    let cfg = RunConfig::new(&scenario, vec![], seed, Duration::from_millis(end.unwrap_or(0)), dir);
+    let checked = checker::check_all(&h, &cfg.bounds);
+    let results = results_json(&checked, &cfg);
+    std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
+    std::fs::write(dir.join("report.html"), crate::report::html(&results, &h, &checked))?;
     Ok(results)
 }
 

@@ -75,9 +75,11 @@ pub fn linearizable(init: Value, ops: &[Op]) -> Linear {
         if seen.len() > MAX_STATES {
             return Linear::Unknown;
         }
-        // Only operations invoked before the earliest pending completion can go next.
+        // Only operations invoked before the earliest pending completion can go next. Times
+        // are whole milliseconds, so an invoke in the same millisecond counts as concurrent
+        // (an operation invoked and completed within one millisecond must be able to go).
         let horizon = (0..n).filter(|i| !done(&bits, *i)).filter_map(|i| ops[i].complete).min().unwrap_or(u64::MAX);
-        for i in (0..n).filter(|i| !done(&bits, *i) && ops[*i].invoke < horizon) {
+        for i in (0..n).filter(|i| !done(&bits, *i) && ops[*i].invoke <= horizon) {
             if let Some(next) = step(state, &ops[i]) {
                 let mut b = bits.clone();
                 b[i / 64] |= 1 << (i % 64);
@@ -274,6 +276,14 @@ mod tests {
         let mut back = seen(2);
         back.push(op(12, Some(13), OpKind::Read, Some((1, false))));
         assert_eq!(linearizable(Some((1, false)), &back), Linear::No);
+    }
+
+    #[test]
+    fn an_operation_within_one_millisecond_can_be_placed() {
+        let ops = [op(5, Some(5), OpKind::Read, Some((1, false))), op(5, Some(5), OpKind::Update, None)];
+        assert_eq!(linearizable(Some((1, false)), &ops), Linear::Yes);
+        let ops = [op(5, Some(5), OpKind::Update, None), op(6, Some(6), OpKind::Read, Some((1, false)))];
+        assert_eq!(linearizable(Some((1, false)), &ops), Linear::No);
     }
 
     #[test]

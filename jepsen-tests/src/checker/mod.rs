@@ -233,8 +233,16 @@ pub fn overall<'a>(vs: impl IntoIterator<Item = &'a Verdict>) -> Option<bool> {
     out
 }
 
-/// Runs every checker. `final_at_ms`: when the final reads began (after the heal).
-pub fn check_all(h: &History, b: &Bounds, final_at_ms: u64) -> Checked {
+/// Runs every checker.
+pub fn check_all(h: &History, b: &Bounds) -> Checked {
+    let final_at_ms = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::FinalReads { at_ms } => Some(*at_ms),
+            _ => None,
+        })
+        .unwrap_or(u64::MAX);
     let mut v = BTreeMap::new();
     v.insert("election_safety".to_string(), election_safety(h));
     let master_faults = h.events.iter().any(|e| matches!(e, Event::Fault { kind, .. } if deposes_leader(kind)));
