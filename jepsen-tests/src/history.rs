@@ -88,6 +88,9 @@ pub enum Event {
     Final { at_ms: u64, node: u8, applied: Option<u64>, digest: String, schedules: usize },
     /// A `panicked at` line in a master's log.
     Panic { node: u8, line: String },
+    /// The run stopped early (no leader, setup failed…): what is left is judged, and the run
+    /// is invalid.
+    RunError { at_ms: u64, message: String },
 }
 
 impl Event {
@@ -101,6 +104,7 @@ impl Event {
             | Event::Schedule { at_ms, .. }
             | Event::Delivery { at_ms, .. }
             | Event::WorkloadEnd { at_ms }
+            | Event::RunError { at_ms, .. }
             | Event::FinalReads { at_ms }
             | Event::Final { at_ms, .. } => *at_ms,
         }

@@ -370,13 +370,13 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
     drop(net);
     scan_logs(&cfg.out, 3, &rec);
 
+    if let Err(e) = &outcome {
+        rec.push(Event::RunError { at_ms: rec.now(), message: format!("{e:#}") });
+    }
     let mut h = rec.snapshot();
     h.events.sort_by_key(Event::at_ms);
     std::fs::write(cfg.out.join("history.jsonl"), h.to_jsonl())?;
-    let mut checked = checker::check_all(&h, &cfg.bounds);
-    if let Err(e) = &outcome {
-        checked.verdicts.insert("run".into(), checker::Verdict::invalid(format!("the run did not complete: {e:#}")));
-    }
+    let checked = checker::check_all(&h, &cfg.bounds);
     let results = results_json(&checked, cfg);
     std::fs::write(cfg.out.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
     std::fs::write(cfg.out.join("report.html"), crate::report::html(&results, &h, &checked))?;

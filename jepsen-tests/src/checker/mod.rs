@@ -262,6 +262,11 @@ pub fn check_all(h: &History, b: &Bounds) -> Checked {
     v.insert("no_lost_write".into(), linear::no_lost_write(h, final_at_ms));
     v.insert("convergence".into(), convergence(h, b.masters));
     v.insert("no_panics".into(), no_panics(h));
+    for e in &h.events {
+        if let Event::RunError { message, .. } = e {
+            v.insert("run".into(), Verdict::invalid(format!("the run did not complete: {message}")));
+        }
+    }
     let start = h.start_unix_ms();
     Checked {
         verdicts: v,
@@ -305,5 +310,37 @@ mod tests {
             failover(&good),
             (Verdict { valid: Some(true), details: "new leader after [690] ms".into() }, vec![690])
         );
+    }
+
+    fn fin(node: u8, applied: u64, digest: &str) -> Event {
+        Event::Final { at_ms: 1, node, applied: Some(applied), digest: digest.into(), schedules: 2 }
+    }
+
+    #[test]
+    fn replicas_must_agree_after_the_heal() {
+        let same = History { events: vec![fin(1, 9, "d"), fin(2, 9, "d"), fin(3, 9, "d")] };
+        assert_eq!(convergence(&same, 3).valid, Some(true));
+        let behind = History { events: vec![fin(1, 9, "d"), fin(2, 8, "d"), fin(3, 9, "d")] };
+        assert_eq!(convergence(&behind, 3).valid, Some(false));
+        let other = History { events: vec![fin(1, 9, "d"), fin(2, 9, "e"), fin(3, 9, "d")] };
+        assert_eq!(convergence(&other, 3).valid, Some(false));
+        let missing = History { events: vec![fin(1, 9, "d"), fin(2, 9, "d")] };
+        assert_eq!(convergence(&missing, 3).valid, Some(false));
+        assert_eq!(convergence(&History::default(), 3).valid, None);
+    }
+
+    #[test]
+    fn panics_skipped_faults_and_broken_runs_are_reported() {
+        let panic = History { events: vec![Event::Panic { node: 2, line: "thread 'x' panicked at a.rs:1".into() }] };
+        assert_eq!(no_panics(&panic).valid, Some(false));
+        assert_eq!(no_panics(&History::default()).valid, Some(true));
+        let skipped = Event::Fault { at_ms: 1, kind: "kill-leader".into(), target: 0, installed: false };
+        assert_eq!(coverage(&History { events: vec![skipped.clone()] }).valid, None);
+        let done = Event::Fault { at_ms: 2, kind: "kill-leader".into(), target: 1, installed: true };
+        assert_eq!(coverage(&History { events: vec![skipped, done] }).valid, Some(true));
+        let broken = History { events: vec![Event::RunError { at_ms: 5, message: "no leader".into() }] };
+        let c = check_all(&broken, &Bounds::default());
+        assert_eq!(c.verdicts["run"].valid, Some(false));
+        assert_eq!(c.valid(), Some(false));
     }
 }
