@@ -99,10 +99,10 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the history with [`Event::Start`] stamped now.
-    pub fn new(seed: u64, scenario: &str) -> Self {
+    pub fn new(seed: u64, scenario: &str, requested: Vec<String>) -> Self {
         let start = Instant::now();
         let unix_ms = crate::standin::unix_ms();
-        let first = Event::Start { unix_ms, seed, scenario: scenario.to_string() };
+        let first = Event::Start { unix_ms, seed, scenario: scenario.to_string(), requested };
         Recorder { history: Arc::new(Mutex::new(History { events: vec![first] })), start }
     }
 

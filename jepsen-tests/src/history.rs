@@ -36,8 +36,15 @@ pub enum OpKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
-    /// The run began.
-    Start { unix_ms: u64, seed: u64, scenario: String },
+    /// The run began. `requested`: the fault kinds the run is asked to inject (each must be
+    /// installed at least once, or the run proves nothing about it).
+    Start {
+        unix_ms: u64,
+        seed: u64,
+        scenario: String,
+        #[serde(default)]
+        requested: Vec<String>,
+    },
     /// A master answered `/healthz`.
     Observed { at_ms: u64, node: u8, state: String, term: u64, leader: Option<u64>, applied: Option<u64> },
     /// A fault was installed (`installed: true`) or could not be (`false`). Slave faults have

@@ -238,7 +238,7 @@ mod tests {
     fn the_page_is_self_contained_svg() {
         let h = History {
             events: vec![
-                Event::Start { unix_ms: 1_000, seed: 3, scenario: "t".into() },
+                Event::Start { unix_ms: 1_000, seed: 3, scenario: "t".into(), requested: vec![] },
                 Event::Observed { at_ms: 10, node: 1, state: "Leader".into(), term: 1, leader: Some(1), applied: None },
                 Event::Fault { at_ms: 20, kind: "kill-leader".into(), target: 1, installed: true },
                 Event::Healed { at_ms: 40, kind: "kill-leader".into(), target: 1 },

@@ -286,6 +286,7 @@ async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<
         })
         .collect();
     let mut duplicated = !cfg.inject_duplicate;
+    let mut queue: Vec<FaultKind> = Vec::new();
     let result = async {
         loop {
             let recover = Duration::from_millis(rng.range(cfg.recover_ms.0, cfg.recover_ms.1));
@@ -296,7 +297,14 @@ async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<
             if !duplicated {
                 duplicated = env.standins.iter().find_map(StandIn::inject_duplicate_start).is_some();
             }
-            let Some(kind) = rng.pick(&cfg.faults).copied() else { continue };
+            // Kinds come in seeded shuffled rounds, so every kind is installed once per round.
+            if queue.is_empty() {
+                queue = cfg.faults.clone();
+                for i in (1..queue.len()).rev() {
+                    queue.swap(i, rng.range(0, i as u64) as usize);
+                }
+            }
+            let Some(kind) = queue.pop() else { continue };
             let hold = Duration::from_millis(rng.range(cfg.hold_ms.0, cfg.hold_ms.1));
             if began.elapsed() + hold + Duration::from_millis(cfg.recover_ms.0) > cfg.time {
                 break;
@@ -350,7 +358,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
     }
     let masters: Vec<(u8, String)> = net.hosts.iter().map(|h| (h.index, Cluster::url(&net, h.index))).collect();
     let api = Api::new(masters, Duration::from_secs(3))?;
-    let rec = Recorder::new(cfg.seed, &cfg.scenario);
+    let rec = Recorder::new(cfg.seed, &cfg.scenario, cfg.faults.iter().map(|k| k.name().to_string()).collect());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let observer =
         tokio::spawn(observe(Api::new(api.masters.clone(), Duration::from_millis(300))?, rec.clone(), stop_rx));

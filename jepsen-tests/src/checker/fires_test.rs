@@ -11,7 +11,7 @@ use crate::standin::FaultMode;
 const START: u64 = 1_000_000;
 
 fn start() -> Event {
-    Event::Start { unix_ms: START, seed: 1, scenario: "test".into() }
+    Event::Start { unix_ms: START, seed: 1, scenario: "test".into(), requested: vec![] }
 }
 
 fn sched(id: &str, period_ms: u64, misfire: &str, overlap: &str, steady: bool) -> Event {

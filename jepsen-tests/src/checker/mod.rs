@@ -159,6 +159,13 @@ pub fn no_panics(h: &History) -> Verdict {
 pub fn coverage(h: &History) -> Verdict {
     let mut kinds: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for e in &h.events {
+        if let Event::Start { requested, .. } = e {
+            for k in requested {
+                kinds.entry(k.as_str()).or_default();
+            }
+        }
+    }
+    for e in &h.events {
         if let Event::Fault { kind, installed, .. } = e {
             let k = kinds.entry(kind.as_str()).or_default();
             if *installed {
@@ -337,7 +344,12 @@ mod tests {
         let skipped = Event::Fault { at_ms: 1, kind: "kill-leader".into(), target: 0, installed: false };
         assert_eq!(coverage(&History { events: vec![skipped.clone()] }).valid, None);
         let done = Event::Fault { at_ms: 2, kind: "kill-leader".into(), target: 1, installed: true };
-        assert_eq!(coverage(&History { events: vec![skipped, done] }).valid, Some(true));
+        assert_eq!(coverage(&History { events: vec![skipped, done.clone()] }).valid, Some(true));
+        let start = |requested: Vec<String>| Event::Start { unix_ms: 0, seed: 0, scenario: "t".into(), requested };
+        let asked = History { events: vec![start(vec!["kill-leader".into(), "slave-5xx".into()]), done.clone()] };
+        let v = coverage(&asked);
+        assert_eq!(v.valid, None, "slave-5xx was requested and never installed: {}", v.details);
+        assert_eq!(coverage(&History { events: vec![start(vec!["kill-leader".into()]), done] }).valid, Some(true));
         let broken = History { events: vec![Event::RunError { at_ms: 5, message: "no leader".into() }] };
         let c = check_all(&broken, &Bounds::default());
         assert_eq!(c.verdicts["run"].valid, Some(false));
