@@ -82,13 +82,26 @@ pub fn first_starts(h: &History) -> BTreeMap<String, u64> {
     m
 }
 
-/// Intervals (Unix ms) where missed or late ticks are excused: from each installed fault to a
-/// new leader (or the heal) plus `bound_ms`, and from each heal plus `bound_ms`.
+/// Intervals (Unix ms) where late ticks are excused: from each installed fault to a new leader
+/// (or the heal) plus `bound_ms`, and from each heal plus `bound_ms`.
 pub fn fault_windows(h: &History, bound_ms: u64) -> Vec<(u64, u64)> {
+    windows(h, bound_ms, true)
+}
+
+/// The same for master faults only: where missed ticks may be excused. A slave fault leaves
+/// the cluster a healthy slave and a quorum, so it may delay a tick but never lose one.
+pub fn master_fault_windows(h: &History, bound_ms: u64) -> Vec<(u64, u64)> {
+    windows(h, bound_ms, false)
+}
+
+fn windows(h: &History, bound_ms: u64, with_slave_faults: bool) -> Vec<(u64, u64)> {
     let end = h.events.iter().map(Event::at_ms).max().unwrap_or(0);
     let mut out = Vec::new();
     for (i, e) in h.events.iter().enumerate() {
         let Event::Fault { at_ms, kind, target, installed: true } = e else { continue };
+        if !with_slave_faults && super::is_slave_fault(kind) {
+            continue;
+        }
         let heal = h.events[i..]
             .iter()
             .find_map(|x| match x {
@@ -246,9 +259,9 @@ pub fn no_fire_after_pause_or_delete(h: &History) -> Verdict {
 }
 
 /// No tick lost: for steady schedules with overlap `allow`, every tick after creation up to the
-/// workload's end (less `bound_ms`) started, except that in fault windows `skip` and
-/// `fire_once` may miss ticks — `fire_once` only if a later tick of the gap's window fired
-/// (the newest missed tick runs on recovery). `fire_all` may miss none.
+/// workload's end (less `bound_ms`) started, except that in master-fault windows `skip` and
+/// `fire_once` may miss ticks — `fire_once` only if a later tick fired after the gap (the
+/// newest missed tick runs on recovery). `fire_all` may miss none; slave faults excuse none.
 pub fn no_lost_tick(h: &History, bound_ms: u64) -> (Verdict, usize) {
     let Some(end_at) = h.events.iter().find_map(|e| match e {
         Event::WorkloadEnd { at_ms } => Some(*at_ms),
@@ -257,7 +270,7 @@ pub fn no_lost_tick(h: &History, bound_ms: u64) -> (Verdict, usize) {
         return (Verdict::unknown("the workload never ended"), 0);
     };
     let until = h.unix(end_at).saturating_sub(bound_ms);
-    let windows = fault_windows(h, bound_ms);
+    let windows = master_fault_windows(h, bound_ms);
     let firsts = first_starts(h);
     let mut judged = 0;
     let mut excused = 0;

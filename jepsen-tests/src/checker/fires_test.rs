@@ -129,6 +129,11 @@ fn lost_ticks_follow_the_misfire_policy() {
     assert_eq!(no_lost_tick(&fault(steady(20, "skip", &[4, 5])), 1000).0.valid, Some(true));
     assert_eq!(no_lost_tick(&fault(steady(20, "fire_all", &[4])), 1000).0.valid, Some(false));
     assert_eq!(no_lost_tick(&fault(steady(20, "fire_once", &[4])), 1000).0.valid, Some(true));
+    // A slave fault leaves a healthy slave: no tick may go missing, whatever the policy.
+    let mut ev = steady(20, "skip", &[4]);
+    ev.push(Event::Fault { at_ms: 3500, kind: "slave-5xx".into(), target: 1, installed: true });
+    ev.push(Event::Healed { at_ms: 4500, kind: "slave-5xx".into(), target: 1 });
+    assert_eq!(no_lost_tick(&History { events: ev }, 1000).0.valid, Some(false));
 }
 
 #[test]
