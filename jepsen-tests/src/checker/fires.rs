@@ -82,8 +82,13 @@ pub fn first_starts(h: &History) -> BTreeMap<String, u64> {
     m
 }
 
-/// Intervals (Unix ms) where late ticks are excused: from each installed fault to a new leader
-/// (or the heal) plus `bound_ms`, and from each heal plus `bound_ms`.
+/// How long before a fault a tick may still be in flight (planned, not yet committed or
+/// dispatched), so that the fault legitimately delays or, under `skip`/`fire_once`, drops it.
+pub const IN_FLIGHT_MS: u64 = 1_000;
+
+/// Intervals (Unix ms) where late ticks are excused: from [`IN_FLIGHT_MS`] before each
+/// installed fault to a new leader (or the heal) plus `bound_ms`, and from each heal plus
+/// `bound_ms`.
 pub fn fault_windows(h: &History, bound_ms: u64) -> Vec<(u64, u64)> {
     windows(h, bound_ms, true)
 }
@@ -123,10 +128,10 @@ fn windows(h: &History, bound_ms: u64, with_slave_faults: bool) -> Vec<(u64, u64
             .flatten();
         match new_leader {
             Some(nl) => {
-                out.push((h.unix(*at_ms), h.unix(nl) + bound_ms));
+                out.push((h.unix(*at_ms).saturating_sub(IN_FLIGHT_MS), h.unix(nl) + bound_ms));
                 out.push((h.unix(heal), h.unix(heal) + bound_ms));
             }
-            None => out.push((h.unix(*at_ms), h.unix(heal) + bound_ms)),
+            None => out.push((h.unix(*at_ms).saturating_sub(IN_FLIGHT_MS), h.unix(heal) + bound_ms)),
         }
     }
     out
