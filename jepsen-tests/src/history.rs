@@ -1,21 +1,154 @@
-//! What the harness observed: per-master role/term/leader samples and nemesis events, with
-//! times relative to the run's start. Written as JSON lines next to the results.
+//! What the harness observed and did, as one list of events written as JSON lines
+//! (`history.jsonl`). `at_ms` is milliseconds since the run started; [`Event::Start`] gives the
+//! start's Unix time, so cron ticks (Unix ms) and events can be put on one axis.
 
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::standin::Delivery;
+
+/// A client operation's phase (Jepsen's `:invoke`, `:ok`, `:fail`, `:info`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Invoke,
+    /// Acknowledged: it happened.
+    Ok,
+    /// Definitely did not happen (a 4xx answer).
+    Fail,
+    /// Unknown: timeout, connection error, 5xx. It may or may not have happened.
+    Info,
+}
+
+/// What a client operation does to a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Create,
+    Update,
+    Pause,
+    Resume,
+    Delete,
+    /// `GET /schedules/{id}?consistency=linearizable`.
+    Read,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
+    /// The run began. `requested`: the fault kinds the run is asked to inject (each must be
+    /// installed at least once, or the run proves nothing about it).
+    Start {
+        unix_ms: u64,
+        seed: u64,
+        scenario: String,
+        #[serde(default)]
+        requested: Vec<String>,
+    },
     /// A master answered `/healthz`.
     Observed { at_ms: u64, node: u8, state: String, term: u64, leader: Option<u64>, applied: Option<u64> },
-    /// A fault was installed (`installed: true`) or could not be (`false`).
+    /// A fault was installed (`installed: true`) or could not be (`false`). Slave faults have
+    /// kinds starting with `slave-` and target the stand-in's index.
     Fault { at_ms: u64, kind: String, target: u8, installed: bool },
     /// A fault was removed.
     Healed { at_ms: u64, kind: String, target: u8 },
+    /// A client operation: one `invoke`, then one of `ok`/`fail`/`info` with the same
+    /// `process` and `f`. `key` is the schedule id (absent on a create's invoke). `version` and
+    /// `paused` are what the answer showed (a read of a missing schedule: `ok` without them).
+    Op {
+        at_ms: u64,
+        process: u32,
+        phase: Phase,
+        f: OpKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
+        node: u8,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        version: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        paused: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// A schedule the workload created: its cron period, policies, and creation stamp (Unix
+    /// ms, from the master). `steady` schedules are never paused or deleted by the workload.
+    Schedule {
+        at_ms: u64,
+        id: String,
+        period_ms: u64,
+        misfire: String,
+        overlap: String,
+        created_at_ms: u64,
+        steady: bool,
+    },
+    /// A `schedule.json` a stand-in received.
+    Delivery {
+        at_ms: u64,
+        #[serde(flatten)]
+        d: Delivery,
+    },
+    /// The workload stopped issuing operations (ticks are judged up to here).
+    WorkloadEnd { at_ms: u64 },
+    /// Everything was healed and the masters agreed on a leader: the final reads begin.
+    FinalReads { at_ms: u64 },
+    /// A master's final state after the heal: applied index and a digest of its schedules.
+    Final { at_ms: u64, node: u8, applied: Option<u64>, digest: String, schedules: usize },
+    /// A `panicked at` line in a master's log.
+    Panic { node: u8, line: String },
+    /// The run stopped early (no leader, setup failed…): what is left is judged, and the run
+    /// is invalid.
+    RunError { at_ms: u64, message: String },
+}
+
+impl Event {
+    pub fn at_ms(&self) -> u64 {
+        match self {
+            Event::Start { .. } | Event::Panic { .. } => 0,
+            Event::Observed { at_ms, .. }
+            | Event::Fault { at_ms, .. }
+            | Event::Healed { at_ms, .. }
+            | Event::Op { at_ms, .. }
+            | Event::Schedule { at_ms, .. }
+            | Event::Delivery { at_ms, .. }
+            | Event::WorkloadEnd { at_ms }
+            | Event::RunError { at_ms, .. }
+            | Event::FinalReads { at_ms }
+            | Event::Final { at_ms, .. } => *at_ms,
+        }
+    }
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct History {
     pub events: Vec<Event>,
+}
+
+impl History {
+    /// Unix ms of the run's start (0 if the history has no `Start`).
+    pub fn start_unix_ms(&self) -> u64 {
+        self.events
+            .iter()
+            .find_map(|e| match e {
+                Event::Start { unix_ms, .. } => Some(*unix_ms),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
+
+    /// Unix ms of an event time.
+    pub fn unix(&self, at_ms: u64) -> u64 {
+        self.start_unix_ms() + at_ms
+    }
+
+    /// Reads `history.jsonl` back.
+    pub fn from_jsonl(text: &str) -> Result<Self, serde_json::Error> {
+        let events =
+            text.lines().filter(|l| !l.trim().is_empty()).map(serde_json::from_str).collect::<Result<_, _>>()?;
+        Ok(History { events })
+    }
+
+    /// The events as JSON lines.
+    pub fn to_jsonl(&self) -> String {
+        self.events.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect()
+    }
 }

@@ -1,9 +1,14 @@
-//! `jepsen-tests smoke --out DIR`: the short fault-injection set (needs root).
+//! `jepsen-tests smoke --out DIR` (the short set) and
+//! `jepsen-tests run --scenario NAME --seed N --time 30m --out DIR` (long seeded runs).
+//! Both need root (network namespaces, iptables). Exit status 0 only when the verdict is valid.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Parser;
 use clap::Subcommand;
+use jepsen_tests::scenario::FaultKind;
+use jepsen_tests::scenario::RunConfig;
 
 #[derive(Parser)]
 #[command(name = "jepsen-tests", about = "Fault injection against a real spider-platform cluster")]
@@ -14,30 +19,67 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Leader kill, leader pause, leader-in-minority partition; writes results.json and report.html.
+    /// Leader kill, leader pause, leader-in-minority partition, each with the cron workload.
     Smoke {
         #[arg(long)]
         out: PathBuf,
     },
+    /// A long seeded run: the workload the whole time, fault windows of the scenario's kinds.
+    Run {
+        /// kill-leader, pause-leader, leader-minority, slave-5xx, slave-slow, slave-ambiguous,
+        /// mixed (all of them), or none (no faults).
+        #[arg(long)]
+        scenario: String,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// How long the workload runs: 90s, 5m, 30m, 1h.
+        #[arg(long, default_value = "2m", value_parser = jepsen_tests::parse_duration)]
+        time: Duration,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Judges a stored run again from its history.jsonl (rewrites results.json and report.html).
+    Check {
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+fn exit(results: anyhow::Result<serde_json::Value>) -> std::process::ExitCode {
+    match results {
+        Ok(r) => {
+            let brief = serde_json::json!({
+                "valid": r["valid"], "faults_injected": r["faults_injected"],
+                "fires_checked": r["fires_checked"], "anomalies": r["anomalies"], "checkers": r["checkers"],
+            });
+            println!("{}", serde_json::to_string_pretty(&brief).unwrap_or_default());
+            if r["valid"] == true {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("jepsen-tests: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Smoke { out } => match jepsen_tests::scenario::smoke(&out).await {
-            Ok(r) => {
-                println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
-                if r["valid"] == true {
-                    std::process::ExitCode::SUCCESS
-                } else {
-                    std::process::ExitCode::FAILURE
-                }
-            }
-            Err(e) => {
-                eprintln!("jepsen-tests: {e:#}");
-                std::process::ExitCode::FAILURE
-            }
-        },
+        Cmd::Smoke { out } => exit(jepsen_tests::scenario::smoke(&out).await),
+        Cmd::Check { dir } => exit(jepsen_tests::scenario::recheck(&dir)),
+        Cmd::Run { scenario, seed, time, out } => {
+            let faults = if scenario == "none" { Some(vec![]) } else { FaultKind::for_scenario(&scenario) };
+            let Some(faults) = faults else {
+                eprintln!("jepsen-tests: unknown scenario {scenario:?}");
+                return std::process::ExitCode::FAILURE;
+            };
+            let cfg = RunConfig::new(&scenario, faults, seed, time, &out);
+            exit(jepsen_tests::scenario::run(&cfg).await)
+        }
     }
 }

@@ -1,246 +1,481 @@
-//! Scenarios: each builds fresh hosts and a fresh cluster, observes it, injects one fault on
-//! the leader, heals, waits for convergence, and checks the history.
+//! Runs: a fresh cluster (3 masters in namespaces) and stand-in slaves, the cron workload for
+//! the whole run, fault windows injected repeatedly (install, hold a seeded few seconds, heal,
+//! recover), then a final heal, final reads, a pause of everything, a convergence sample, and
+//! the checkers. Each run writes `results.json`, `history.jsonl`, node logs and `report.html`.
+//!
+//! Faults go through [`install`]/[`heal`] with an [`Installed`] record, the shape the
+//! nemesis module's `Nemesis::install(kind) -> Installed` / `heal()` follows, so richer
+//! nemeses slot in as more [`FaultKind`]s.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::Mutex;
+use std::path::PathBuf;
 use std::time::Duration;
 use std::time::Instant;
 
-use serde::Serialize;
 use serde_json::json;
+use serde_json::Value;
 
 use crate::checker;
+use crate::checker::Bounds;
+use crate::client::Api;
+use crate::client::Recorder;
 use crate::cluster::Cluster;
 use crate::history::Event;
-use crate::history::History;
 use crate::net::Net;
+use crate::standin::FaultMode;
+use crate::standin::StandIn;
+use crate::workload;
+use crate::workload::Rng;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Fault {
+/// The faults a run can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// SIGKILL of the leader; restarted from its data dir at the heal.
     LeaderKill,
+    /// SIGSTOP of the leader (longer than the election timeout); SIGCONT at the heal.
     LeaderPause,
+    /// The leader cut off from both other masters (it is the minority).
     LeaderMinority,
+    /// One stand-in answers `schedule.json` with 503.
+    Slave5xx,
+    /// One stand-in starts the job and answers after the master's dispatch timeout.
+    SlaveSlow,
+    /// One stand-in starts the job and drops the connection (ambiguous dispatch).
+    SlaveAmbiguous,
 }
 
-impl Fault {
+impl FaultKind {
+    pub const ALL: [FaultKind; 6] = [
+        FaultKind::LeaderKill,
+        FaultKind::LeaderPause,
+        FaultKind::LeaderMinority,
+        FaultKind::Slave5xx,
+        FaultKind::SlaveSlow,
+        FaultKind::SlaveAmbiguous,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
-            Fault::LeaderKill => "leader-kill",
-            Fault::LeaderPause => "leader-pause",
-            Fault::LeaderMinority => "leader-minority",
+            FaultKind::LeaderKill => "kill-leader",
+            FaultKind::LeaderPause => "pause-leader",
+            FaultKind::LeaderMinority => "leader-minority",
+            FaultKind::Slave5xx => "slave-5xx",
+            FaultKind::SlaveSlow => "slave-slow",
+            FaultKind::SlaveAmbiguous => "slave-ambiguous",
+        }
+    }
+
+    /// The kinds a scenario name stands for: one kind by its name, or `mixed` for all.
+    pub fn for_scenario(name: &str) -> Option<Vec<FaultKind>> {
+        if name == "mixed" {
+            return Some(Self::ALL.to_vec());
+        }
+        Self::ALL.iter().find(|k| k.name() == name).map(|k| vec![*k])
+    }
+}
+
+/// What an install did: whether the fault is in place, and on which target (a master's index,
+/// or a stand-in's index for slave faults).
+#[derive(Debug, Clone)]
+pub struct Installed {
+    pub kind: FaultKind,
+    pub installed: bool,
+    pub targets: Vec<u8>,
+    pub detail: String,
+}
+
+/// What a run is made of.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub scenario: String,
+    pub seed: u64,
+    /// How long the workload runs (fault windows included).
+    pub time: Duration,
+    pub out: PathBuf,
+    pub faults: Vec<FaultKind>,
+    /// Time before the first fault and after each heal, ms (seeded range).
+    pub recover_ms: (u64, u64),
+    /// How long each fault is held, ms (seeded range).
+    pub hold_ms: (u64, u64),
+    pub slaves: usize,
+    pub clients: usize,
+    pub bounds: Bounds,
+    /// The honesty self-test: the harness records a duplicate start of its own.
+    pub inject_duplicate: bool,
+}
+
+impl RunConfig {
+    pub fn new(scenario: &str, faults: Vec<FaultKind>, seed: u64, time: Duration, out: &Path) -> Self {
+        RunConfig {
+            scenario: scenario.to_string(),
+            seed,
+            time,
+            out: out.to_path_buf(),
+            faults,
+            recover_ms: (6_000, 10_000),
+            hold_ms: (2_000, 6_000),
+            slaves: 2,
+            clients: 3,
+            bounds: Bounds::default(),
+            inject_duplicate: false,
         }
     }
 }
 
-/// Polls every master's `/healthz` into the history until stopped.
-async fn observe(
-    net: Arc<Vec<(u8, String)>>,
-    history: Arc<Mutex<History>>,
-    start: Instant,
-    stop: Arc<tokio::sync::Notify>,
-) {
-    let http = match reqwest::Client::builder().no_proxy().timeout(Duration::from_millis(300)).build() {
-        Ok(c) => c,
-        Err(_) => return,
-    };
+/// The system under test and the harness around it.
+struct Env {
+    net: Net,
+    cluster: Cluster,
+    standins: Vec<StandIn>,
+    rec: Recorder,
+    api: Api,
+}
+
+/// Polls every master's `/healthz` into the history until `stop` turns true.
+async fn observe(api: Api, rec: Recorder, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
-        for (i, url) in net.iter() {
-            if let Ok(r) = http.get(format!("{url}/healthz")).send().await {
-                if let Ok(v) = r.json::<serde_json::Value>().await {
-                    let e = Event::Observed {
-                        at_ms: start.elapsed().as_millis() as u64,
-                        node: *i,
-                        state: v["state"].as_str().unwrap_or_default().to_string(),
-                        term: v["term"].as_u64().unwrap_or(0),
-                        leader: v["leader_id"].as_u64(),
-                        applied: v["last_applied"].as_u64(),
-                    };
-                    if let Ok(mut h) = history.lock() {
-                        h.events.push(e);
-                    }
-                }
+        for (i, _) in &api.masters {
+            if let Some(v) = api.health(*i).await {
+                rec.push(Event::Observed {
+                    at_ms: rec.now(),
+                    node: *i,
+                    state: v["state"].as_str().unwrap_or_default().to_string(),
+                    term: v["term"].as_u64().unwrap_or(0),
+                    leader: v["leader_id"].as_u64(),
+                    applied: v["last_applied"].as_u64(),
+                });
             }
         }
         tokio::select! {
-            _ = stop.notified() => return,
+            _ = stop.changed() => return,
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }
 }
 
-/// Waits until `f` over the history holds, or fails with `what`.
-async fn wait_for(
-    history: &Arc<Mutex<History>>,
-    what: &str,
-    timeout: Duration,
-    f: impl Fn(&History) -> bool,
-) -> anyhow::Result<()> {
+/// The leader of the highest term among observations since `since_ms`.
+fn leader_since(rec: &Recorder, since_ms: u64) -> Option<u8> {
+    rec.read(|h| {
+        h.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Observed { at_ms, node, state, term, .. } if *at_ms >= since_ms && state == "Leader" => {
+                    Some((*term, *node))
+                }
+                _ => None,
+            })
+            .max()
+            .map(|(_, n)| n)
+    })
+}
+
+/// Waits until every master, observed after `since_ms`, follows one leader in one term.
+async fn wait_stable(rec: &Recorder, masters: usize, since_ms: u64, timeout: Duration) -> anyhow::Result<u8> {
     let deadline = Instant::now() + timeout;
     loop {
-        if history.lock().map(|h| f(&h)).unwrap_or(false) {
-            return Ok(());
-        }
-        anyhow::ensure!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The newest observation of each node since `since_ms`.
-fn latest(h: &History, since_ms: u64) -> std::collections::BTreeMap<u8, (String, u64, Option<u64>)> {
-    let mut m = std::collections::BTreeMap::new();
-    for e in &h.events {
-        if let Event::Observed { at_ms, node, state, term, leader, .. } = e {
-            if *at_ms >= since_ms {
-                m.insert(*node, (state.clone(), *term, *leader));
-            }
-        }
-    }
-    m
-}
-
-fn now_ms(start: Instant) -> u64 {
-    start.elapsed().as_millis() as u64
-}
-
-/// Runs one scenario; writes its history into `out` and returns the checker verdicts.
-pub async fn run(fault: Fault, out: &Path) -> anyhow::Result<serde_json::Value> {
-    std::fs::create_dir_all(out)?;
-    let net = Net::create(3)?;
-    let mut cluster = Cluster::start(&net, out)?;
-    let urls: Arc<Vec<(u8, String)>> =
-        Arc::new(net.hosts.iter().map(|h| (h.index, Cluster::url(&net, h.index))).collect());
-    let history = Arc::new(Mutex::new(History::default()));
-    let start = Instant::now();
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let observer = tokio::spawn(observe(urls, history.clone(), start, stop.clone()));
-
-    let result = async {
-        wait_for(&history, "a leader", Duration::from_secs(30), |h| latest(h, 0).values().any(|(s, ..)| s == "Leader"))
-            .await?;
-        let leader = history
-            .lock()
-            .ok()
-            .and_then(|h| latest(&h, 0).into_iter().find(|(_, (s, ..))| s == "Leader").map(|(i, _)| i))
-            .ok_or_else(|| anyhow::anyhow!("leader vanished"))?;
-        let installed = match fault {
-            Fault::LeaderKill => cluster.kill(leader).is_ok(),
-            Fault::LeaderPause => cluster.pause(leader).is_ok(),
-            Fault::LeaderMinority => net.isolate(leader).is_ok(),
-        };
-        let at = now_ms(start);
-        if let Ok(mut h) = history.lock() {
-            h.events.push(Event::Fault { at_ms: at, kind: fault.name().into(), target: leader, installed });
-        }
-        wait_for(&history, "a new leader", Duration::from_secs(20), |h| {
-            latest(h, at).iter().any(|(i, (s, ..))| *i != leader && s == "Leader")
-        })
-        .await?;
-        match fault {
-            Fault::LeaderKill => cluster.launch(&net, leader)?,
-            Fault::LeaderPause => cluster.resume(leader)?,
-            Fault::LeaderMinority => net.heal()?,
-        }
-        let healed = now_ms(start);
-        if let Ok(mut h) = history.lock() {
-            h.events.push(Event::Healed { at_ms: healed, kind: fault.name().into(), target: leader });
-        }
-        // Converged: every master, observed after the heal, follows one leader in one term.
-        wait_for(&history, "convergence after heal", Duration::from_secs(30), |h| {
-            let l = latest(h, healed);
-            l.len() == 3 && {
-                let first = l.values().next().map(|(_, t, ld)| (*t, *ld));
-                first.is_some_and(|(_, ld)| ld.is_some()) && l.values().all(|(_, t, ld)| Some((*t, *ld)) == first)
-            }
-        })
-        .await?;
-        anyhow::Ok(())
-    }
-    .await;
-    stop.notify_one();
-    let _ = observer.await;
-    drop(cluster);
-    drop(net);
-
-    let h = history.lock().map(|h| h.clone()).unwrap_or_default();
-    let lines: String = h.events.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect();
-    std::fs::write(out.join("history.jsonl"), lines)?;
-    let safety = checker::election_safety(&h);
-    let (failover, times) = checker::failover(&h);
-    let converged = match &result {
-        Ok(()) => checker::Verdict { valid: Some(true), details: "one leader, one term on every master".into() },
-        Err(e) => checker::Verdict { valid: Some(false), details: e.to_string() },
-    };
-    let faults = h.events.iter().filter(|e| matches!(e, Event::Fault { installed: true, .. })).count();
-    Ok(json!({
-        "scenario": fault.name(),
-        "faults_injected": faults,
-        "time_to_new_leader_ms": times,
-        "checkers": { "election_safety": safety, "failover": failover, "convergence": converged },
-    }))
-}
-
-/// Runs the smoke set and writes `out/results.json` and `out/report.html`.
-pub async fn smoke(out: &Path) -> anyhow::Result<serde_json::Value> {
-    let mut scenarios = Vec::new();
-    for f in [Fault::LeaderKill, Fault::LeaderPause, Fault::LeaderMinority] {
-        scenarios.push(run(f, &out.join(f.name())).await?);
-    }
-    let mut valid: Option<bool> = Some(true);
-    let mut anomalies = 0;
-    let mut checkers = serde_json::Map::new();
-    for s in &scenarios {
-        for (name, v) in s["checkers"].as_object().into_iter().flatten() {
-            match v["valid"].as_bool() {
-                Some(true) => {}
-                Some(false) => {
-                    valid = Some(false);
-                    anomalies += 1;
-                }
-                None => {
-                    if valid == Some(true) {
-                        valid = None;
+        let agreed = rec.read(|h| {
+            let mut last = std::collections::BTreeMap::new();
+            for e in &h.events {
+                if let Event::Observed { at_ms, node, term, leader, .. } = e {
+                    if *at_ms >= since_ms {
+                        last.insert(*node, (*term, *leader));
                     }
                 }
             }
-            checkers.insert(format!("{}/{name}", s["scenario"].as_str().unwrap_or("?")), v.clone());
+            let first = last.values().next().copied();
+            (last.len() == masters && last.values().all(|v| Some(*v) == first)).then_some(first).flatten()
+        });
+        if let Some((_, Some(l))) = agreed {
+            return Ok(l as u8);
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the masters did not agree on a leader within {timeout:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Installs `kind`; records it (installed or skipped) in the history.
+fn install(env: &mut Env, kind: FaultKind, rng: &mut Rng) -> Installed {
+    let now = env.rec.now();
+    let leader = leader_since(&env.rec, now.saturating_sub(500));
+    let slave = rng.range(1, env.standins.len().max(1) as u64) as u8;
+    let (target, result) = match kind {
+        FaultKind::LeaderKill | FaultKind::LeaderPause | FaultKind::LeaderMinority => match leader {
+            None => (0, Err(anyhow::anyhow!("no leader observed in the last 500 ms"))),
+            Some(l) => (
+                l,
+                match kind {
+                    FaultKind::LeaderKill => env.cluster.kill(l),
+                    FaultKind::LeaderPause => env.cluster.pause(l),
+                    _ => env.net.isolate(l),
+                },
+            ),
+        },
+        FaultKind::Slave5xx | FaultKind::SlaveSlow | FaultKind::SlaveAmbiguous => {
+            let mode = match kind {
+                FaultKind::Slave5xx => FaultMode::Error5xx,
+                FaultKind::SlaveSlow => FaultMode::Slow,
+                _ => FaultMode::Ambiguous,
+            };
+            match env.standins.get(slave as usize - 1) {
+                Some(s) => {
+                    s.set_mode(mode);
+                    (slave, Ok(()))
+                }
+                None => (slave, Err(anyhow::anyhow!("no stand-in {slave}"))),
+            }
+        }
+    };
+    let installed = result.is_ok();
+    env.rec.push(Event::Fault { at_ms: env.rec.now(), kind: kind.name().into(), target, installed });
+    Installed {
+        kind,
+        installed,
+        targets: vec![target],
+        detail: result.err().map(|e| e.to_string()).unwrap_or_default(),
+    }
+}
+
+/// Removes an installed fault; records the heal.
+fn heal(env: &mut Env, i: &Installed) -> anyhow::Result<()> {
+    if !i.installed {
+        return Ok(());
+    }
+    for t in &i.targets {
+        match i.kind {
+            FaultKind::LeaderKill => env.cluster.launch(&env.net, *t)?,
+            FaultKind::LeaderPause => env.cluster.resume(*t)?,
+            FaultKind::LeaderMinority => env.net.heal()?,
+            FaultKind::Slave5xx | FaultKind::SlaveSlow | FaultKind::SlaveAmbiguous => {
+                if let Some(s) = env.standins.get(*t as usize - 1) {
+                    s.set_mode(FaultMode::Healthy);
+                }
+            }
+        }
+        env.rec.push(Event::Healed { at_ms: env.rec.now(), kind: i.kind.name().into(), target: *t });
+    }
+    Ok(())
+}
+
+/// Everything healed, whatever state the run was left in.
+fn heal_everything(env: &mut Env) -> anyhow::Result<()> {
+    env.net.heal()?;
+    for s in &env.standins {
+        s.set_mode(FaultMode::Healthy);
+    }
+    for h in env.net.hosts.clone() {
+        if env.cluster.procs.contains_key(&h.index) {
+            let _ = env.cluster.resume(h.index);
+        } else {
+            env.cluster.launch(&env.net, h.index)?;
         }
     }
-    let faults: u64 = scenarios.iter().map(|s| s["faults_injected"].as_u64().unwrap_or(0)).sum();
-    let results = json!({
-        "valid": match valid { Some(v) => json!(v), None => json!("unknown") },
-        "faults_injected": faults,
-        "fires_checked": 0,
-        "anomalies": anomalies,
-        "checkers": checkers,
-        "seed": 0,
-        "scenarios": scenarios,
-    });
-    std::fs::write(out.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
-    std::fs::write(out.join("report.html"), report_html(&results))?;
+    Ok(())
+}
+
+/// The workload and the fault windows, until `cfg.time` has passed; then the final heal,
+/// reads, pause of everything and convergence samples.
+async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<()> {
+    wait_stable(&env.rec, env.net.hosts.len(), 0, Duration::from_secs(30)).await?;
+    let pool = workload::setup(&env.api, &env.rec, &env.standins, rng).await?;
+    let began = Instant::now();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let clients: Vec<_> = (1..=cfg.clients as u32)
+        .map(|p| {
+            let seed = rng.next_u64();
+            tokio::spawn(workload::client(env.api.clone(), env.rec.clone(), pool.clone(), p, seed, stop_rx.clone()))
+        })
+        .collect();
+    let mut duplicated = !cfg.inject_duplicate;
+    let mut queue: Vec<FaultKind> = Vec::new();
+    let result = async {
+        loop {
+            let recover = Duration::from_millis(rng.range(cfg.recover_ms.0, cfg.recover_ms.1));
+            if began.elapsed() + recover > cfg.time {
+                break;
+            }
+            tokio::time::sleep(recover).await;
+            if !duplicated {
+                duplicated = env.standins.iter().find_map(StandIn::inject_duplicate_start).is_some();
+            }
+            // Kinds come in seeded shuffled rounds, so every kind is installed once per round.
+            if queue.is_empty() {
+                queue = cfg.faults.clone();
+                for i in (1..queue.len()).rev() {
+                    queue.swap(i, rng.range(0, i as u64) as usize);
+                }
+            }
+            let Some(kind) = queue.pop() else { continue };
+            let hold = Duration::from_millis(rng.range(cfg.hold_ms.0, cfg.hold_ms.1));
+            if began.elapsed() + hold + Duration::from_millis(cfg.recover_ms.0) > cfg.time {
+                break;
+            }
+            let installed = install(env, kind, rng);
+            tracing::info!(fault = kind.name(), installed = installed.installed, detail = %installed.detail, "fault");
+            tokio::time::sleep(hold).await;
+            heal(env, &installed)?;
+        }
+        if began.elapsed() < cfg.time {
+            tokio::time::sleep(cfg.time - began.elapsed()).await;
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    let _ = stop_tx.send(true);
+    for c in clients {
+        let _ = c.await;
+    }
+    env.rec.push(Event::WorkloadEnd { at_ms: env.rec.now() });
+    result?;
+    heal_everything(env)?;
+    let healed = env.rec.now();
+    wait_stable(&env.rec, env.net.hosts.len(), healed, Duration::from_secs(30)).await?;
+    env.rec.push(Event::FinalReads { at_ms: env.rec.now() });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    workload::final_reads(&env.api, &env.rec, &pool, rng, deadline).await?;
+    workload::pause_all(&env.api, &env.rec, rng, deadline).await?;
+    workload::converge(&env.api, &env.rec, Instant::now() + Duration::from_secs(30)).await;
+    Ok(())
+}
+
+/// Appends `panicked at` lines of the masters' logs to the history.
+fn scan_logs(out: &Path, masters: u8, rec: &Recorder) {
+    for i in 1..=masters {
+        let text = std::fs::read_to_string(out.join(format!("n{i}.log"))).unwrap_or_default();
+        for line in text.lines().filter(|l| l.contains("panicked at")) {
+            rec.push(Event::Panic { node: i, line: line.chars().take(300).collect() });
+        }
+    }
+}
+
+/// One run; writes its files into `cfg.out` and returns its results.
+pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
+    std::fs::create_dir_all(&cfg.out)?;
+    let net = Net::create(3)?;
+    let cluster = Cluster::start(&net, &cfg.out)?;
+    let mut standins = Vec::new();
+    for i in 1..=cfg.slaves {
+        standins.push(StandIn::start(&format!("s{i}"), &net.bridge_ip, cfg.bounds.job_ms).await?);
+    }
+    let masters: Vec<(u8, String)> = net.hosts.iter().map(|h| (h.index, Cluster::url(&net, h.index))).collect();
+    let api = Api::new(masters, Duration::from_secs(3))?;
+    let rec = Recorder::new(cfg.seed, &cfg.scenario, cfg.faults.iter().map(|k| k.name().to_string()).collect());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let observer =
+        tokio::spawn(observe(Api::new(api.masters.clone(), Duration::from_millis(300))?, rec.clone(), stop_rx));
+    let mut env = Env { net, cluster, standins, rec: rec.clone(), api };
+    let mut rng = Rng::new(cfg.seed);
+    let outcome = drive(&mut env, cfg, &mut rng).await;
+    let _ = stop_tx.send(true);
+    let _ = observer.await;
+    let start_unix = rec.read(|h| h.start_unix_ms());
+    for s in &env.standins {
+        for d in s.deliveries() {
+            rec.push(Event::Delivery { at_ms: d.unix_ms.saturating_sub(start_unix), d });
+        }
+    }
+    let Env { net, cluster, .. } = env;
+    drop(cluster);
+    drop(net);
+    scan_logs(&cfg.out, 3, &rec);
+
+    if let Err(e) = &outcome {
+        rec.push(Event::RunError { at_ms: rec.now(), message: format!("{e:#}") });
+    }
+    let mut h = rec.snapshot();
+    h.events.sort_by_key(Event::at_ms);
+    std::fs::write(cfg.out.join("history.jsonl"), h.to_jsonl())?;
+    let checked = checker::check_all(&h, &cfg.bounds);
+    let results = results_json(&checked, cfg);
+    std::fs::write(cfg.out.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
+    std::fs::write(cfg.out.join("report.html"), crate::report::html(&results, &h, &checked))?;
     Ok(results)
 }
 
-fn report_html(results: &serde_json::Value) -> String {
-    let mut rows = String::new();
-    for (name, v) in results["checkers"].as_object().into_iter().flatten() {
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            html_escape(name),
-            html_escape(&v["valid"].to_string()),
-            html_escape(v["details"].as_str().unwrap_or(""))
-        ));
-    }
-    format!(
-        "<!doctype html><meta charset=utf-8><title>jepsen-tests report</title>\n<h1>valid: {}</h1>\n\
-         <p>faults injected: {}, anomalies: {}</p>\n<table border=1><tr><th>checker</th><th>valid</th><th>details</th></tr>\n{rows}</table>\n",
-        html_escape(&results["valid"].to_string()),
-        results["faults_injected"],
-        results["anomalies"]
-    )
+/// `results.json` of one run.
+pub fn results_json(checked: &checker::Checked, cfg: &RunConfig) -> Value {
+    let valid = checked.valid();
+    json!({
+        "valid": match valid { Some(v) => json!(v), None => json!("unknown") },
+        "faults_injected": checked.faults_injected,
+        "fires_checked": checked.fires_checked,
+        "anomalies": checked.anomalies(),
+        "checkers": checked.verdicts,
+        "seed": cfg.seed,
+        "scenario": cfg.scenario,
+        "time_s": cfg.time.as_secs(),
+        "time_to_new_leader_ms": checked.time_to_new_leader_ms,
+        "lateness_ms": {"steady": checked.lateness.steady, "in_fault_windows": checked.lateness.after_faults},
+        "per_fault": checked.per_fault,
+        "bounds": cfg.bounds,
+    })
 }
 
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+/// Judges a stored run again (`history.jsonl` in `dir`), rewriting its results and report:
+/// for checker changes, and to look at a run's verdicts without rerunning it.
+pub fn recheck(dir: &Path) -> anyhow::Result<Value> {
+    let h = crate::history::History::from_jsonl(&std::fs::read_to_string(dir.join("history.jsonl"))?)?;
+    let (seed, scenario) = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Start { seed, scenario, .. } => Some((*seed, scenario.clone())),
+            _ => None,
+        })
+        .unwrap_or((0, "?".into()));
+    let end = h
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::WorkloadEnd { at_ms } => Some(*at_ms),
+            _ => None,
+        })
+        .next();
+    let cfg = RunConfig::new(&scenario, vec![], seed, Duration::from_millis(end.unwrap_or(0)), dir);
+    let checked = checker::check_all(&h, &cfg.bounds);
+    let results = results_json(&checked, &cfg);
+    std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
+    std::fs::write(dir.join("report.html"), crate::report::html(&results, &h, &checked))?;
+    Ok(results)
+}
+
+/// The smoke set: leader kill, leader pause, leader-in-minority, each with the cron workload
+/// for a short run and one fault window. Writes `out/results.json` and `out/report.html` over
+/// the three (each scenario's own files are in `out/<scenario>/`).
+pub async fn smoke(out: &Path) -> anyhow::Result<Value> {
+    let mut scenarios = Vec::new();
+    for kind in [FaultKind::LeaderKill, FaultKind::LeaderPause, FaultKind::LeaderMinority] {
+        let mut cfg = RunConfig::new(kind.name(), vec![kind], 1, Duration::from_secs(24), &out.join(kind.name()));
+        cfg.recover_ms = (8_000, 8_000);
+        cfg.hold_ms = (4_000, 4_000);
+        scenarios.push(run(&cfg).await?);
+    }
+    let results = combine(&scenarios);
+    std::fs::write(out.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
+    std::fs::write(out.join("report.html"), crate::report::summary_html(&results))?;
+    Ok(results)
+}
+
+/// One results object over several runs: checkers named `<scenario>/<checker>`.
+pub fn combine(scenarios: &[Value]) -> Value {
+    let mut checkers = serde_json::Map::new();
+    let mut verdicts = Vec::new();
+    for s in scenarios {
+        for (name, v) in s["checkers"].as_object().into_iter().flatten() {
+            checkers.insert(format!("{}/{name}", s["scenario"].as_str().unwrap_or("?")), v.clone());
+            verdicts.push(checker::Verdict {
+                valid: v["valid"].as_bool(),
+                details: v["details"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+    }
+    let sum = |k: &str| scenarios.iter().map(|s| s[k].as_u64().unwrap_or(0)).sum::<u64>();
+    json!({
+        "valid": match checker::overall(&verdicts) { Some(v) => json!(v), None => json!("unknown") },
+        "faults_injected": sum("faults_injected"),
+        "fires_checked": sum("fires_checked"),
+        "anomalies": sum("anomalies"),
+        "checkers": checkers,
+        "seed": scenarios.first().map(|s| s["seed"].clone()).unwrap_or(json!(0)),
+        "scenarios": scenarios,
+    })
 }

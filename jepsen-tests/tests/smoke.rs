@@ -10,6 +10,10 @@ async fn smoke_scenarios_are_valid() {
     let results = jepsen_tests::scenario::smoke(out.path()).await.expect("smoke run");
     assert_eq!(results["valid"], true, "{results:#}");
     assert_eq!(results["faults_injected"], 3);
+    assert!(results["fires_checked"].as_u64().unwrap_or(0) > 0, "{results:#}");
     assert!(out.path().join("results.json").is_file());
     assert!(out.path().join("report.html").is_file());
+    for s in ["kill-leader", "pause-leader", "leader-minority"] {
+        assert!(out.path().join(s).join("history.jsonl").is_file(), "{s} wrote no history");
+    }
 }

@@ -1,0 +1,168 @@
+//! The fire checkers on small hand-made histories, valid and invalid.
+
+use super::*;
+use crate::history::Event;
+use crate::history::History;
+use crate::history::OpKind;
+use crate::history::Phase;
+use crate::standin::Delivery;
+use crate::standin::FaultMode;
+
+const START: u64 = 1_000_000;
+
+fn start() -> Event {
+    Event::Start { unix_ms: START, seed: 1, scenario: "test".into(), requested: vec![] }
+}
+
+fn sched(id: &str, period_ms: u64, misfire: &str, overlap: &str, steady: bool) -> Event {
+    Event::Schedule {
+        at_ms: 0,
+        id: id.into(),
+        period_ms,
+        misfire: misfire.into(),
+        overlap: overlap.into(),
+        created_at_ms: START,
+        steady,
+    }
+}
+
+/// A start of `schedule`'s tick (Unix ms) received `late` ms after it.
+fn fire(schedule: &str, tick: u64, late: u64, slave: &str, started: bool) -> Event {
+    Event::Delivery {
+        at_ms: tick + late - START,
+        d: Delivery {
+            unix_ms: tick + late,
+            slave: slave.into(),
+            job_id: job_id_for(schedule, tick),
+            project: "p".into(),
+            spider: "jt".into(),
+            peer: "10.0.0.1:1".into(),
+            idempotency_key: Some(job_id_for(schedule, tick)),
+            started,
+            mode: FaultMode::Healthy,
+        },
+    }
+}
+
+fn op(at_ms: u64, process: u32, phase: Phase, f: OpKind, key: &str) -> Event {
+    Event::Op { at_ms, process, phase, f, key: Some(key.into()), node: 1, version: None, paused: None, error: None }
+}
+
+/// Steady schedule `a` every second, fired at every tick from 1 s to `n` s, 20 ms late.
+fn steady(n: u64, misfire: &str, skip: &[u64]) -> Vec<Event> {
+    let mut ev = vec![start(), sched("a", 1000, misfire, "allow", true)];
+    for s in 1..=n {
+        if !skip.contains(&s) {
+            ev.push(fire("a", START + s * 1000, 20, "s1", true));
+        }
+    }
+    ev.push(Event::WorkloadEnd { at_ms: n * 1000 + 1000 });
+    ev
+}
+
+#[test]
+fn job_ids_round_trip() {
+    assert_eq!(split_job_id(&job_id_for("sc-12", 1700000000000)), Some(("sc-12", 1700000000000)));
+    assert_eq!(split_job_id("nonsense"), None);
+}
+
+#[test]
+fn a_job_started_twice_is_a_duplicate_named_by_its_id() {
+    let mut ev = steady(3, "skip", &[]);
+    assert_eq!(no_duplicate_start(&History { events: ev.clone() }).valid, Some(true));
+    // A repeated delivery that did not start is fine.
+    ev.push(fire("a", START + 2000, 900, "s1", false));
+    assert_eq!(no_duplicate_start(&History { events: ev.clone() }).valid, Some(true));
+    ev.push(fire("a", START + 2000, 950, "s2", true));
+    let v = no_duplicate_start(&History { events: ev });
+    assert_eq!(v.valid, Some(false));
+    assert!(v.details.contains(&job_id_for("a", START + 2000)), "{}", v.details);
+    assert_eq!(no_duplicate_start(&History { events: vec![start()] }).valid, None);
+}
+
+#[test]
+fn a_tick_after_an_acknowledged_delete_must_not_fire() {
+    let mut ev = vec![start(), sched("c", 1000, "fire_all", "allow", false)];
+    ev.push(fire("c", START + 1000, 10, "s1", true));
+    ev.push(op(1500, 7, Phase::Invoke, OpKind::Delete, "c"));
+    ev.push(op(1600, 7, Phase::Ok, OpKind::Delete, "c"));
+    // Tick 2000 is after the ack (1600 ms in): it must not fire.
+    assert_eq!(no_fire_after_pause_or_delete(&History { events: ev.clone() }).valid, Some(true));
+    ev.push(fire("c", START + 2000, 10, "s1", true));
+    let v = no_fire_after_pause_or_delete(&History { events: ev });
+    assert_eq!(v.valid, Some(false), "{}", v.details);
+}
+
+#[test]
+fn a_paused_schedule_may_catch_up_after_a_resume_but_not_before() {
+    let mut ev = vec![start(), sched("c", 1000, "fire_all", "allow", false)];
+    ev.push(op(1100, 7, Phase::Invoke, OpKind::Pause, "c"));
+    ev.push(op(1200, 7, Phase::Ok, OpKind::Pause, "c"));
+    ev.push(op(4000, 7, Phase::Invoke, OpKind::Resume, "c"));
+    ev.push(op(4100, 7, Phase::Ok, OpKind::Resume, "c"));
+    let mut after = ev.clone();
+    // Tick 3 s (paused time) fired after the resume: the misfire policy's catch-up.
+    after.push(fire("c", START + 3000, 1200, "s1", true));
+    assert_eq!(no_fire_after_pause_or_delete(&History { events: after }).valid, Some(true));
+    // The same tick fired while paused.
+    ev.push(fire("c", START + 3000, 100, "s1", true));
+    assert_eq!(no_fire_after_pause_or_delete(&History { events: ev }).valid, Some(false));
+    // Nothing acknowledged: nothing to judge.
+    assert_eq!(no_fire_after_pause_or_delete(&History { events: vec![start()] }).valid, None);
+}
+
+#[test]
+fn lost_ticks_follow_the_misfire_policy() {
+    let h = History { events: steady(10, "fire_all", &[]) };
+    assert_eq!(no_lost_tick(&h, 2000).0.valid, Some(true));
+    // Outside any fault window, even skip may not lose a tick.
+    let h = History { events: steady(10, "skip", &[4]) };
+    let v = no_lost_tick(&h, 2000).0;
+    assert_eq!(v.valid, Some(false));
+    assert!(v.details.contains(&(START + 4000).to_string()), "{}", v.details);
+    // Inside a fault window, skip may; fire_all may not.
+    let fault = |mut ev: Vec<Event>| {
+        ev.push(Event::Fault { at_ms: 3500, kind: "kill-leader".into(), target: 1, installed: true });
+        ev.push(Event::Healed { at_ms: 4500, kind: "kill-leader".into(), target: 1 });
+        History { events: ev }
+    };
+    assert_eq!(no_lost_tick(&fault(steady(20, "skip", &[4, 5])), 1000).0.valid, Some(true));
+    assert_eq!(no_lost_tick(&fault(steady(20, "fire_all", &[4])), 1000).0.valid, Some(false));
+    assert_eq!(no_lost_tick(&fault(steady(20, "fire_once", &[4])), 1000).0.valid, Some(true));
+    // A slave fault leaves a healthy slave: no tick may go missing, whatever the policy.
+    let mut ev = steady(20, "skip", &[4]);
+    ev.push(Event::Fault { at_ms: 3500, kind: "slave-5xx".into(), target: 1, installed: true });
+    ev.push(Event::Healed { at_ms: 4500, kind: "slave-5xx".into(), target: 1 });
+    assert_eq!(no_lost_tick(&History { events: ev }, 1000).0.valid, Some(false));
+}
+
+#[test]
+fn forbid_means_no_run_starts_while_another_runs() {
+    let mut ev = vec![start(), sched("f", 1000, "skip", "forbid", true)];
+    ev.push(fire("f", START + 1000, 10, "s1", true));
+    ev.push(fire("f", START + 3000, 10, "s1", true));
+    assert_eq!(no_overlap_when_forbidden(&History { events: ev.clone() }, 1500).valid, Some(true));
+    ev.push(fire("f", START + 4000, 10, "s2", true));
+    assert_eq!(no_overlap_when_forbidden(&History { events: ev }, 1500).valid, Some(false));
+}
+
+#[test]
+fn lateness_is_judged_outside_fault_windows() {
+    let h = History { events: steady(50, "skip", &[]) };
+    let (v, l) = lateness(&h, 2000, 100);
+    assert_eq!(v.valid, Some(true), "{}", v.details);
+    assert_eq!((l.steady.n, l.steady.p99, l.steady.max), (50, 20, 20));
+    let mut ev = steady(50, "skip", &[]);
+    ev.push(fire("a", START + 51_000, 3000, "s1", true));
+    ev.push(fire("a", START + 52_000, 3000, "s1", true));
+    let (v, l) = lateness(&History { events: ev }, 20_000, 100);
+    assert_eq!(v.valid, Some(false), "{}", v.details);
+    assert_eq!(l.steady.max, 3000);
+}
+
+#[test]
+fn percentiles() {
+    assert_eq!(pcts(vec![]), Pcts::default());
+    let p = pcts((1..=100).collect());
+    assert_eq!((p.n, p.p50, p.p99, p.max), (100, 51, 99, 100));
+}
