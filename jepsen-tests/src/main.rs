@@ -26,8 +26,12 @@ enum Cmd {
     },
     /// A long seeded run: the workload the whole time, fault windows of the scenario's kinds.
     Run {
-        /// kill-leader, pause-leader, leader-minority, slave-5xx, slave-slow, slave-ambiguous,
-        /// mixed (all of them), or none (no faults).
+        /// One fault kind: kill-leader, pause-leader, leader-minority, slave-5xx, slave-slow,
+        /// slave-ambiguous, or any nemesis fault (kill-random, kill-all, pause-random,
+        /// isolate-leader, leader-majority, majority-ring, bridge, one-way, proxy-delay[:ms],
+        /// proxy-stall, proxy-drop-after[:bytes], clock-bump[:ms], clock-strobe[:ms:flips:period],
+        /// membership-re-add[:leader]); mixed (every kind in seeded shuffled rounds), mixed-basic
+        /// (the first six), or none (no faults).
         #[arg(long)]
         scenario: String,
         #[arg(long, default_value_t = 1)]

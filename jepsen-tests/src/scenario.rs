@@ -21,6 +21,8 @@ use crate::client::Api;
 use crate::client::Recorder;
 use crate::cluster::Cluster;
 use crate::history::Event;
+use crate::nemesis::Fault;
+use crate::nemesis::Nemesis;
 use crate::net::Net;
 use crate::standin::FaultMode;
 use crate::standin::StandIn;
@@ -42,10 +44,13 @@ pub enum FaultKind {
     SlaveSlow,
     /// One stand-in starts the job and drops the connection (ambiguous dispatch).
     SlaveAmbiguous,
+    /// Any other master fault of the nemesis module (partition shapes, per-link proxy faults,
+    /// clock bumps and strobes, kill/pause of a random master or of all, membership re-add).
+    Master(Fault),
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 6] = [
+    pub const BASIC: [FaultKind; 6] = [
         FaultKind::LeaderKill,
         FaultKind::LeaderPause,
         FaultKind::LeaderMinority,
@@ -54,8 +59,26 @@ impl FaultKind {
         FaultKind::SlaveAmbiguous,
     ];
 
+    /// Every kind: the basic six and every other nemesis fault (with default parameters).
+    pub fn all() -> Vec<FaultKind> {
+        let basic = Self::BASIC.map(|k| k.name());
+        Self::BASIC
+            .into_iter()
+            .chain(Fault::ALL.into_iter().filter(|f| !basic.contains(&f.name())).map(FaultKind::Master))
+            .collect()
+    }
+
+    /// The name recorded in the history: the nemesis spelling, parameters included.
+    pub fn label(self) -> String {
+        match self {
+            FaultKind::Master(f) => f.to_string(),
+            other => other.name().to_string(),
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
+            FaultKind::Master(f) => f.name(),
             FaultKind::LeaderKill => "kill-leader",
             FaultKind::LeaderPause => "pause-leader",
             FaultKind::LeaderMinority => "leader-minority",
@@ -65,12 +88,22 @@ impl FaultKind {
         }
     }
 
-    /// The kinds a scenario name stands for: one kind by its name, or `mixed` for all.
+    /// The kinds a scenario name stands for: one kind by its name (nemesis parameters allowed,
+    /// e.g. `proxy-delay:200`), `mixed` for all, or `mixed-basic` for the basic six.
     pub fn for_scenario(name: &str) -> Option<Vec<FaultKind>> {
-        if name == "mixed" {
-            return Some(Self::ALL.to_vec());
+        match name {
+            "mixed" => return Some(Self::all()),
+            "mixed-basic" => return Some(Self::BASIC.to_vec()),
+            _ => {}
         }
-        Self::ALL.iter().find(|k| k.name() == name).map(|k| vec![*k])
+        if let Some(k) = Self::BASIC.iter().find(|k| k.name() == name) {
+            return Some(vec![*k]);
+        }
+        name.parse::<Fault>().ok().map(|f| vec![FaultKind::Master(f)])
+    }
+
+    fn needs_proxies(self) -> bool {
+        matches!(self, FaultKind::Master(Fault::ProxyDelay { .. } | Fault::ProxyStall | Fault::ProxyDropAfter { .. }))
     }
 }
 
@@ -126,6 +159,9 @@ impl RunConfig {
 struct Env {
     net: Net,
     cluster: Cluster,
+    nemesis: Nemesis,
+    /// The nemesis's random choices (targets, clock offsets), seeded from the run's seed.
+    nemesis_rng: rand::rngs::StdRng,
     standins: Vec<StandIn>,
     rec: Recorder,
     api: Api,
@@ -193,10 +229,19 @@ async fn wait_stable(rec: &Recorder, masters: usize, since_ms: u64, timeout: Dur
     }
 }
 
-/// Installs `kind`; records it (installed or skipped) in the history.
-fn install(env: &mut Env, kind: FaultKind, rng: &mut Rng) -> Installed {
+/// Installs `kind`; records it (installed or skipped) in the history, one event per target.
+async fn install(env: &mut Env, kind: FaultKind, rng: &mut Rng) -> Installed {
     let now = env.rec.now();
     let leader = leader_since(&env.rec, now.saturating_sub(500));
+    if let FaultKind::Master(f) = kind {
+        let i = env.nemesis.install(&f, &env.net, &mut env.cluster, leader, &mut env.nemesis_rng).await;
+        let at_ms = env.rec.now();
+        let targets = if i.targets.is_empty() { vec![0] } else { i.targets.clone() };
+        for t in &targets {
+            env.rec.push(Event::Fault { at_ms, kind: kind.label(), target: *t, installed: i.installed });
+        }
+        return Installed { kind, installed: i.installed, targets, detail: i.detail };
+    }
     let slave = rng.range(1, env.standins.len().max(1) as u64) as u8;
     let (target, result) = match kind {
         FaultKind::LeaderKill | FaultKind::LeaderPause | FaultKind::LeaderMinority => match leader {
@@ -210,6 +255,8 @@ fn install(env: &mut Env, kind: FaultKind, rng: &mut Rng) -> Installed {
                 },
             ),
         },
+        // Installed by the nemesis above.
+        FaultKind::Master(_) => (0, Err(anyhow::anyhow!("a nemesis fault reached the basic installer"))),
         FaultKind::Slave5xx | FaultKind::SlaveSlow | FaultKind::SlaveAmbiguous => {
             let mode = match kind {
                 FaultKind::Slave5xx => FaultMode::Error5xx,
@@ -226,7 +273,7 @@ fn install(env: &mut Env, kind: FaultKind, rng: &mut Rng) -> Installed {
         }
     };
     let installed = result.is_ok();
-    env.rec.push(Event::Fault { at_ms: env.rec.now(), kind: kind.name().into(), target, installed });
+    env.rec.push(Event::Fault { at_ms: env.rec.now(), kind: kind.label(), target, installed });
     Installed {
         kind,
         installed,
@@ -236,8 +283,18 @@ fn install(env: &mut Env, kind: FaultKind, rng: &mut Rng) -> Installed {
 }
 
 /// Removes an installed fault; records the heal.
-fn heal(env: &mut Env, i: &Installed) -> anyhow::Result<()> {
+async fn heal(env: &mut Env, i: &Installed) -> anyhow::Result<()> {
     if !i.installed {
+        return Ok(());
+    }
+    if let FaultKind::Master(_) = i.kind {
+        let healed = env.nemesis.heal(&env.net, &mut env.cluster).await;
+        let failed: Vec<String> =
+            healed.iter().filter(|h| !h.healed).map(|h| format!("{}: {}", h.fault, h.detail)).collect();
+        anyhow::ensure!(failed.is_empty(), "could not heal {failed:?}");
+        for t in &i.targets {
+            env.rec.push(Event::Healed { at_ms: env.rec.now(), kind: i.kind.label(), target: *t });
+        }
         return Ok(());
     }
     for t in &i.targets {
@@ -245,19 +302,22 @@ fn heal(env: &mut Env, i: &Installed) -> anyhow::Result<()> {
             FaultKind::LeaderKill => env.cluster.launch(&env.net, *t)?,
             FaultKind::LeaderPause => env.cluster.resume(*t)?,
             FaultKind::LeaderMinority => env.net.heal()?,
+            // Healed by the nemesis above.
+            FaultKind::Master(_) => {}
             FaultKind::Slave5xx | FaultKind::SlaveSlow | FaultKind::SlaveAmbiguous => {
                 if let Some(s) = env.standins.get(*t as usize - 1) {
                     s.set_mode(FaultMode::Healthy);
                 }
             }
         }
-        env.rec.push(Event::Healed { at_ms: env.rec.now(), kind: i.kind.name().into(), target: *t });
+        env.rec.push(Event::Healed { at_ms: env.rec.now(), kind: i.kind.label(), target: *t });
     }
     Ok(())
 }
 
 /// Everything healed, whatever state the run was left in.
-fn heal_everything(env: &mut Env) -> anyhow::Result<()> {
+async fn heal_everything(env: &mut Env) -> anyhow::Result<()> {
+    let _ = env.nemesis.heal(&env.net, &mut env.cluster).await;
     env.net.heal()?;
     for s in &env.standins {
         s.set_mode(FaultMode::Healthy);
@@ -309,10 +369,14 @@ async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<
             if began.elapsed() + hold + Duration::from_millis(cfg.recover_ms.0) > cfg.time {
                 break;
             }
-            let installed = install(env, kind, rng);
-            tracing::info!(fault = kind.name(), installed = installed.installed, detail = %installed.detail, "fault");
+            let hold = match kind {
+                FaultKind::Master(f) => hold.max(f.min_hold()),
+                _ => hold,
+            };
+            let installed = install(env, kind, rng).await;
+            tracing::info!(fault = %kind.label(), installed = installed.installed, detail = %installed.detail, "fault");
             tokio::time::sleep(hold).await;
-            heal(env, &installed)?;
+            heal(env, &installed).await?;
         }
         if began.elapsed() < cfg.time {
             tokio::time::sleep(cfg.time - began.elapsed()).await;
@@ -326,7 +390,7 @@ async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<
     }
     env.rec.push(Event::WorkloadEnd { at_ms: env.rec.now() });
     result?;
-    heal_everything(env)?;
+    heal_everything(env).await?;
     let healed = env.rec.now();
     wait_stable(&env.rec, env.net.hosts.len(), healed, Duration::from_secs(30)).await?;
     env.rec.push(Event::FinalReads { at_ms: env.rec.now() });
@@ -351,6 +415,9 @@ fn scan_logs(out: &Path, masters: u8, rec: &Recorder) {
 pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
     std::fs::create_dir_all(&cfg.out)?;
     let net = Net::create(3)?;
+    // Proxies only when a proxy fault is asked for: they add a hop to every Raft message.
+    let nemesis =
+        if cfg.faults.iter().any(|k| k.needs_proxies()) { Nemesis::with_proxies(&net).await? } else { Nemesis::new() };
     let cluster = Cluster::start(&net, &cfg.out)?;
     let mut standins = Vec::new();
     for i in 1..=cfg.slaves {
@@ -358,11 +425,12 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
     }
     let masters: Vec<(u8, String)> = net.hosts.iter().map(|h| (h.index, Cluster::url(&net, h.index))).collect();
     let api = Api::new(masters, Duration::from_secs(3))?;
-    let rec = Recorder::new(cfg.seed, &cfg.scenario, cfg.faults.iter().map(|k| k.name().to_string()).collect());
+    let rec = Recorder::new(cfg.seed, &cfg.scenario, cfg.faults.iter().map(|k| k.label()).collect());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let observer =
         tokio::spawn(observe(Api::new(api.masters.clone(), Duration::from_millis(300))?, rec.clone(), stop_rx));
-    let mut env = Env { net, cluster, standins, rec: rec.clone(), api };
+    let nemesis_rng = rand::SeedableRng::seed_from_u64(cfg.seed ^ 0x006e_656d_6573_6973);
+    let mut env = Env { net, cluster, nemesis, nemesis_rng, standins, rec: rec.clone(), api };
     let mut rng = Rng::new(cfg.seed);
     let outcome = drive(&mut env, cfg, &mut rng).await;
     let _ = stop_tx.send(true);
@@ -373,8 +441,9 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
             rec.push(Event::Delivery { at_ms: d.unix_ms.saturating_sub(start_unix), d });
         }
     }
-    let Env { net, cluster, .. } = env;
+    let Env { net, cluster, nemesis, .. } = env;
     drop(cluster);
+    drop(nemesis);
     drop(net);
     scan_logs(&cfg.out, 3, &rec);
 
@@ -478,4 +547,29 @@ pub fn combine(scenarios: &[Value]) -> Value {
         "seed": scenarios.first().map(|s| s["seed"].clone()).unwrap_or(json!(0)),
         "scenarios": scenarios,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scenario_names_cover_every_fault_kind_once() {
+        let all = FaultKind::all();
+        assert_eq!(
+            all.len(),
+            6 + Fault::ALL.len() - 3,
+            "the nemesis spells kill-leader, pause-leader, leader-minority too"
+        );
+        let labels: std::collections::BTreeSet<String> = all.iter().map(|k| k.label()).collect();
+        assert_eq!(labels.len(), all.len(), "no kind twice: {labels:?}");
+        assert_eq!(FaultKind::for_scenario("kill-leader"), Some(vec![FaultKind::LeaderKill]));
+        assert_eq!(
+            FaultKind::for_scenario("proxy-delay:150"),
+            Some(vec![FaultKind::Master(Fault::ProxyDelay { ms: 150 })])
+        );
+        assert!(FaultKind::for_scenario("proxy-delay:150").is_some_and(|k| k[0].needs_proxies()));
+        assert_eq!(FaultKind::for_scenario("mixed-basic").map(|k| k.len()), Some(6));
+        assert_eq!(FaultKind::for_scenario("earthquake"), None);
+    }
 }

@@ -200,7 +200,8 @@ impl Ctx<'_> {
     }
 
     pub async fn commit_failed(&self, job_id: &str, reason: String) -> Outcome {
-        match self.commit_outcome(Command::DispatchFailed { job_id: job_id.to_string(), reason: reason.clone() }).await {
+        match self.commit_outcome(Command::DispatchFailed { job_id: job_id.to_string(), reason: reason.clone() }).await
+        {
             Ok(Applied::Rejected(r)) => {
                 tracing::warn!(job = job_id, rejection = ?r, "DispatchFailed refused");
                 Outcome::Abandoned

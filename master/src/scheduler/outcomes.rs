@@ -45,7 +45,12 @@ impl Committer {
     }
 }
 
-async fn run(node: Arc<MasterNode>, token: CancellationToken, term: u64, mut rx: mpsc::UnboundedReceiver<(Command, Reply)>) {
+async fn run(
+    node: Arc<MasterNode>,
+    token: CancellationToken,
+    term: u64,
+    mut rx: mpsc::UnboundedReceiver<(Command, Reply)>,
+) {
     let mut waiting: Vec<(Command, Reply)> = Vec::new();
     loop {
         let first = tokio::select! {
