@@ -406,6 +406,7 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
     let t0 = (now_ms() as i64 / 1000 + 2) * 1000;
     let t1 = t0 + args.seconds as i64 * 1000;
     eprintln!("   measuring {} s", args.seconds);
+    let before = leader_term(&cluster).await;
     let wait = |until: i64| async move {
         let d = until - now_ms() as i64;
         if d > 0 {
@@ -448,8 +449,23 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
             }
         }
         let late: Vec<f64> = first.iter().map(|(j, at)| (at - split_job(j).expect("job").1) as f64).collect();
+        // Which seconds of the window had late fires (a stall shows as one or two seconds).
+        let mut slow: BTreeMap<i64, (usize, i64)> = BTreeMap::new();
+        for (j, at) in &first {
+            let tick = split_job(j).expect("job").1;
+            if at - tick > 100 {
+                let e = slow.entry((tick - t0) / 1000).or_default();
+                e.0 += 1;
+                e.1 = e.1.max(at - tick);
+            }
+        }
+        if !slow.is_empty() {
+            eprintln!("   seconds of the window with fires >100 ms late (second: count, worst ms): {slow:?}");
+        }
         (pcts(late), first.len(), dups, r.log.len())
     };
+    let after = leader_term(&cluster).await;
+    eprintln!("   leader and term at the window's start {before:?}, after it {after:?}");
 
     // The ledger's view of the window's ticks.
     let leader = cluster.leader(Duration::from_secs(30)).await.expect("a leader");
@@ -667,4 +683,10 @@ async fn main() {
             ratio(late.p99, 1000.0)
         );
     }
+}
+
+/// The leader all masters agree on, and its term (a change across a window means an election).
+async fn leader_term(c: &Cluster) -> Option<(u64, u64)> {
+    let l = c.leader(Duration::from_secs(30)).await?;
+    Some((l, c.node(l).metrics().current_term))
 }

@@ -22,6 +22,8 @@ pub struct Health {
     pub last_log_index: Option<u64>,
     pub last_applied: Option<u64>,
     pub healthy: bool,
+    /// This master's scheduler clock, Unix ms: leaders compare clocks before firing.
+    pub clock_ms: i64,
 }
 
 pub fn health_of(node: &MasterNode) -> Health {
@@ -38,6 +40,7 @@ pub fn health_of(node: &MasterNode) -> Health {
         last_log_index: m.last_log_index,
         last_applied: applied,
         healthy,
+        clock_ms: crate::scheduler::clock::Clock::now_ms(node.clock.as_ref()),
     }
 }
 

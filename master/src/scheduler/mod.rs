@@ -9,6 +9,7 @@
 
 pub mod agenda;
 pub mod clock;
+pub mod clock_guard;
 pub mod dispatch;
 pub mod outcomes;
 pub mod plan;

@@ -45,6 +45,7 @@ use tokio::task::JoinSet;
 
 use super::agenda::Agenda;
 use super::clock::Clock;
+use super::clock_guard::ClockGuard;
 use super::dispatch;
 use super::dispatch::Ctx;
 use super::dispatch::Job;
@@ -385,9 +386,19 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
     let mut metrics = ctx.node.raft.metrics();
     let mut last_orphan_scan = Instant::now();
     let mut agenda = Agenda::new();
+    let guard = ClockGuard::new();
+    let _guard_task =
+        AbortOnDrop(tokio::spawn(guard.clone().run(ctx.node.clone(), shared.clock.clone(), ctx.token.clone())));
     loop {
         if ctx.token.is_cancelled() {
             return;
+        }
+        if !guard.may_plan(shared.clock.as_ref()) {
+            tokio::select! {
+                _ = ctx.token.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            continue;
         }
         // Read the applied id first: any change after it wakes the sleep below.
         let applied = ctx.node.state.last_applied();

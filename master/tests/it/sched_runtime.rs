@@ -410,3 +410,46 @@ async fn a_new_leader_reconciles_fires_left_without_an_outcome() {
     b.stop().await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_leader_whose_clock_jumps_fires_nothing_ahead_of_time_and_resumes_when_it_agrees() {
+    let c = TestCluster::start(3, |cfg| cfg.scheduler.debug_clock = true).await;
+    let (a, b) = two_slaves(&c).await;
+    let every = create(&c, cron("* * * * * *", &[], MisfirePolicy::FireOnce { starting_deadline_ms: 60_000 })).await;
+    fired_at_least(&c, &every, 2, 0).await;
+    let leader = c.leader().await;
+    let set_offset = |ms: i64| {
+        let r = c
+            .http
+            .post(format!("{}/api/v1/debug/clock", c.url(leader)))
+            .bearer_auth(ADMIN)
+            .json(&json!({ "offset_ms": ms }));
+        async move { assert_eq!(r.send().await.expect("request").status().as_u16(), 200) }
+    };
+    // Ten minutes ahead: without the guard the leader would fire the tick ten minutes from now
+    // at once (and pass over everything in between).
+    set_offset(600_000).await;
+    let bumped = now_ms();
+    // Watched for 3 s: no tick from the future is decided while the clock is off.
+    let watch_until = bumped + 3_000;
+    while now_ms() < watch_until {
+        let ahead: Vec<i64> = ledger(&c, leader, std::slice::from_ref(&every))
+            .iter()
+            .map(|(_, t, _)| *t)
+            .filter(|t| *t > now_ms() + 2_000)
+            .collect();
+        assert!(ahead.is_empty(), "ticks from the future decided by a leader whose clock is 10 min ahead: {ahead:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    set_offset(0).await;
+    // Firing resumes (whichever master leads), and nothing decided is from the future.
+    fired_at_least(&c, &every, 2, now_ms()).await;
+    let id = c.leader().await;
+    let recs = ledger(&c, id, std::slice::from_ref(&every));
+    let ahead: Vec<i64> = recs.iter().map(|(_, t, _)| *t).filter(|t| *t > now_ms() + 2_000).collect();
+    assert!(ahead.is_empty(), "{ahead:?}");
+    let (mut a, mut b) = (a, b);
+    a.stop().await;
+    b.stop().await;
+    c.shutdown().await;
+}
