@@ -46,12 +46,14 @@ struct Verdict {
     started: Instant,
 }
 
+/// (monotonic, wall) at the last round; when the jump that made the clock suspect happened.
+type Readings = (Option<(Instant, i64)>, Option<Instant>);
+
 /// Shared between the scheduler loop and the checking task of one term.
 pub struct ClockGuard {
     verdict: Mutex<Option<Verdict>>,
     wake: Notify,
-    /// (monotonic, wall) at the last round; the jump that made the clock suspect, if any.
-    last: Mutex<(Option<(Instant, i64)>, Option<Instant>)>,
+    last: Mutex<Readings>,
     warned: Mutex<bool>,
 }
 
