@@ -184,6 +184,9 @@ pub fn linearizable_reads(h: &History) -> Verdict {
 pub fn no_lost_write(h: &History, final_at_ms: u64) -> Verdict {
     let mut acked: BTreeMap<String, (u64, bool)> = BTreeMap::new();
     let mut finals: BTreeMap<String, Option<u64>> = BTreeMap::new();
+    // Keys with a delete whose outcome is unknown (timeout, connection error): it may have
+    // happened, so a final read that finds the schedule gone is no lost write.
+    let mut maybe_deleted: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     let mut open: BTreeMap<u32, OpKind> = BTreeMap::new();
     for e in &h.events {
         let Event::Op { at_ms, process, phase, f, key, version, .. } = e else { continue };
@@ -192,6 +195,9 @@ pub fn no_lost_write(h: &History, final_at_ms: u64) -> Verdict {
             continue;
         }
         let (Some(kind), Some(key)) = (open.remove(process), key) else { continue };
+        if *phase == Phase::Info && kind == OpKind::Delete && *at_ms < final_at_ms {
+            maybe_deleted.insert(key.clone());
+        }
         if *phase != Phase::Ok {
             continue;
         }
@@ -220,7 +226,9 @@ pub fn no_lost_write(h: &History, final_at_ms: u64) -> Verdict {
         match (finals.get(key), deleted) {
             (None, _) => bad.push(format!("{key}: never read after the heal")),
             (Some(Some(v)), true) => bad.push(format!("{key}: deleted (acknowledged) but read back at version {v}")),
-            (Some(None), false) => bad.push(format!("{key}: acknowledged at version {version}, read back as missing")),
+            (Some(None), false) if !maybe_deleted.contains(key) => {
+                bad.push(format!("{key}: acknowledged at version {version}, read back as missing"))
+            }
             (Some(Some(v)), false) if v < version => {
                 bad.push(format!("{key}: acknowledged at version {version}, read back at {v}"))
             }
@@ -352,5 +360,21 @@ mod tests {
         assert_eq!(v.valid, Some(false));
         assert!(v.details.contains('a'), "{}", v.details);
         assert_eq!(no_lost_write(&h, 4).valid, Some(false));
+    }
+
+    #[test]
+    fn a_schedule_gone_after_a_delete_of_unknown_outcome_is_no_lost_write() {
+        let mut events = vec![
+            ev(0, 1, Phase::Invoke, OpKind::Create, "", None),
+            ev(1, 1, Phase::Ok, OpKind::Create, "a", Some(1)),
+            ev(2, 1, Phase::Invoke, OpKind::Delete, "a", None),
+            ev(3, 1, Phase::Info, OpKind::Delete, "a", None),
+            ev(5, 2, Phase::Invoke, OpKind::Read, "a", None),
+            ev(6, 2, Phase::Ok, OpKind::Read, "a", None),
+        ];
+        assert_eq!(no_lost_write(&History { events: events.clone() }, 4).valid, Some(true));
+        // Without the delete, the same read is a lost write.
+        events.drain(2..4);
+        assert_eq!(no_lost_write(&History { events }, 4).valid, Some(false));
     }
 }
