@@ -22,7 +22,7 @@ use super::plan::Ticks;
 
 /// What an entry was computed from: when it differs from the replicated row, recompute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
+pub struct Stamp {
     version: u64,
     paused: bool,
     cursor: i64,
@@ -105,6 +105,22 @@ impl Agenda {
     /// The earliest next tick over all schedules.
     pub fn next_wakeup(&self) -> Option<i64> {
         self.queue.first().map(|(at, _)| *at)
+    }
+
+    /// The stamps of `ids` as the agenda has them now.
+    pub fn stamps(&self, ids: &[String]) -> Vec<(String, Stamp)> {
+        ids.iter().filter_map(|id| self.entries.get(id).map(|e| (id.clone(), e.stamp))).collect()
+    }
+
+    /// Postpones `id` to `at_ms` if it is still due at `now_ms` with the same row (`stamp`) as
+    /// before its round: the round decided nothing for it and nothing changed since (a lost
+    /// commit). A schedule whose row changed meanwhile (a concurrent update refused the fire as
+    /// stale) is planned again at once: waiting would make its tick late or pass it over.
+    pub fn postpone_if_unchanged(&mut self, id: &str, stamp: Stamp, now_ms: i64, at_ms: i64) {
+        let stuck = self.entries.get(id).is_some_and(|e| e.stamp == stamp && e.next.is_some_and(|n| n <= now_ms));
+        if stuck {
+            self.postpone(id, at_ms);
+        }
     }
 
     /// Puts `id` back no earlier than `at_ms`: a due schedule whose round decided nothing (its
@@ -224,5 +240,22 @@ mod tests {
         s.schedules.get_mut(&"a".to_string()).expect("a").last_decided_tick = Some(5);
         agenda.sync(&s, &OnceTicks);
         assert_eq!(agenda.next_wakeup(), None, "a one-off has no tick after its decided one");
+    }
+
+    #[test]
+    fn only_an_unchanged_stuck_schedule_is_postponed() {
+        let mut s = state_with(vec![schedule("a", 1), schedule("b", 1)]);
+        let mut agenda = Agenda::new();
+        agenda.sync(&s, &Every(1000));
+        let due = agenda.stamps(&agenda.due(1000));
+        assert_eq!(due.len(), 2);
+        // The round's fires were refused: a's row is as it was, b was updated meanwhile.
+        s.schedules.get_mut(&"b".to_string()).expect("b").version = 2;
+        agenda.sync(&s, &Every(1000));
+        for (id, stamp) in due {
+            agenda.postpone_if_unchanged(&id, stamp, 1000, 2000);
+        }
+        assert_eq!(agenda.due(1000), vec!["b".to_string()], "b is planned again at once, a waits");
+        assert_eq!(agenda.due(2000), vec!["b".to_string(), "a".to_string()]);
     }
 }

@@ -409,6 +409,7 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
             let due = agenda.due(now);
             (plan_round(s, &due, now, &ticks), due)
         });
+        let due = agenda.stamps(&due);
         round.applied = applied;
         if !round.fires.is_empty() || !round.skips.is_empty() {
             // Committing changes the applied id, so the sleep below ends at once: the next
@@ -420,11 +421,12 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
             }
         }
         if !due.is_empty() {
-            // A due schedule whose decision did not commit (refused, lost) waits a little
-            // instead of being planned again at once; a change of its row brings it back.
+            // A due schedule whose decision did not commit and whose row did not change (a lost
+            // commit) waits a little instead of being planned again at once; one whose row
+            // changed (an update refused the fire as stale) is planned again right away.
             ctx.node.state.read(|s| agenda.sync(s, &ticks));
-            for id in agenda.due(now) {
-                agenda.postpone(&id, now.saturating_add(MAX_SLEEP.as_millis() as i64));
+            for (id, stamp) in due {
+                agenda.postpone_if_unchanged(&id, stamp, now, now.saturating_add(MAX_SLEEP.as_millis() as i64));
             }
         }
         // Fired ticks nobody is delivering (an unknown commit fate, an outcome not committed).
