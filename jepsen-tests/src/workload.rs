@@ -86,6 +86,19 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The history event of a schedule created from this plan (`created`: the API's answer).
+    fn created(&self, at_ms: u64, id: &str, created: &Value, steady: bool) -> Event {
+        Event::Schedule {
+            at_ms,
+            id: id.to_string(),
+            period_ms: self.period_s * 1000,
+            misfire: self.misfire_name(),
+            overlap: self.overlap.to_string(),
+            created_at_ms: created["created_at_ms"].as_u64().unwrap_or(0),
+            steady,
+        }
+    }
+
     fn misfire_name(&self) -> String {
         self.misfire["kind"].as_str().unwrap_or("?").to_string()
     }
@@ -209,15 +222,7 @@ async fn create(
         let node = rng.pick(&api.masters).map(|m| m.0).unwrap_or(1);
         if let Answer::Ok(_, v) = op(api, rec, process, node, OpKind::Create, None, Some(&plan.body())).await {
             let id = v["id"].as_str().context("create answered without an id")?.to_string();
-            rec.push(Event::Schedule {
-                at_ms: rec.now(),
-                id: id.clone(),
-                period_ms: plan.period_s * 1000,
-                misfire: plan.misfire_name(),
-                overlap: plan.overlap.to_string(),
-                created_at_ms: v["created_at_ms"].as_u64().unwrap_or(0),
-                steady,
-            });
+            rec.push(plan.created(rec.now(), &id, &v, steady));
             return Ok(id);
         }
         anyhow::ensure!(Instant::now() < deadline, "could not create a schedule before the deadline");
@@ -323,15 +328,7 @@ pub async fn client(
                 if let Answer::Ok(_, v) = op(&api, &rec, process, node, OpKind::Create, None, Some(&plan.body())).await
                 {
                     if let Some(id) = v["id"].as_str() {
-                        rec.push(Event::Schedule {
-                            at_ms: rec.now(),
-                            id: id.to_string(),
-                            period_ms: plan.period_s * 1000,
-                            misfire: plan.misfire_name(),
-                            overlap: plan.overlap.to_string(),
-                            created_at_ms: v["created_at_ms"].as_u64().unwrap_or(0),
-                            steady: false,
-                        });
+                        rec.push(plan.created(rec.now(), id, &v, false));
                         pool(&p, |p| {
                             p.churn.push(id.to_string());
                             p.all.push(id.to_string());

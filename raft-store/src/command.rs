@@ -190,6 +190,18 @@ impl fmt::Display for Tick {
     }
 }
 
+impl Command {
+    /// One log entry for `commands`: the command itself when there is one, a `Batch` when
+    /// there are several, nothing when there are none.
+    pub fn batched(mut commands: Vec<Command>) -> Option<Command> {
+        match commands.len() {
+            0 => None,
+            1 => commands.pop(),
+            _ => Some(Command::Batch { commands }),
+        }
+    }
+}
+
 impl fmt::Display for Command {
     /// A one-line summary for logs. Never prints secrets, hashes or egg bytes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -86,10 +86,7 @@ pub async fn run(ctx: LeaderContext) {
                 let rest = reports.split_off(reports.len().min(REPORTS_PER_ENTRY));
                 let chunk = std::mem::replace(&mut reports, rest);
                 let count = chunk.len();
-                let cmd = match <[JobReport; 1]>::try_from(chunk) {
-                    Ok([one]) => Command::ReportJob(one),
-                    Err(many) => Command::Batch { commands: many.into_iter().map(Command::ReportJob).collect() },
-                };
+                let Some(cmd) = Command::batched(chunk.into_iter().map(Command::ReportJob).collect()) else { break };
                 if let Err(e) = ctx.node.proposer.propose_local(cmd).await {
                     tracing::warn!(term = ctx.term, node = %n.id, reports = count, cause = %e, "could not commit job reports");
                     break;

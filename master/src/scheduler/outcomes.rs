@@ -67,16 +67,9 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let (mut commands, replies): (Vec<Command>, Vec<Reply>) = std::mem::take(&mut waiting).into_iter().unzip();
+        let (commands, replies): (Vec<Command>, Vec<Reply>) = std::mem::take(&mut waiting).into_iter().unzip();
         let n = commands.len();
-        let cmd = match commands.pop() {
-            Some(only) if commands.is_empty() => only,
-            Some(last) => {
-                commands.push(last);
-                Command::Batch { commands }
-            }
-            None => continue,
-        };
+        let Some(cmd) = Command::batched(commands) else { continue };
         let what = cmd.to_string();
         let results: Vec<Result<Applied, TermEnded>> = match node.proposer.propose_local(cmd).await {
             Ok(p) if n == 1 => vec![Ok(p.applied)],

@@ -152,16 +152,6 @@ pub fn plan<'a>(inputs: impl IntoIterator<Item = Input<'a>>, now_ms: i64, ticks:
     inputs.into_iter().flat_map(|i| plan_one(&i, now_ms, ticks)).collect()
 }
 
-/// When the planner next has something to do: the earliest tick after `now` over all active
-/// schedules (the runtime sleeps until then, or until the state changes).
-pub fn next_wakeup<'a>(
-    schedules: impl IntoIterator<Item = &'a Schedule>,
-    now_ms: i64,
-    ticks: &impl Ticks,
-) -> Option<i64> {
-    schedules.into_iter().filter(|s| !s.paused).filter_map(|s| ticks.next_after(s, cursor(s).max(now_ms))).min()
-}
-
 #[cfg(test)]
 #[path = "plan_test.rs"]
 mod plan_test;

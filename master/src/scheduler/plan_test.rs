@@ -148,17 +148,6 @@ fn overlap_forbid_skips_and_replace_cancels_first() {
     );
 }
 
-#[test]
-fn next_wakeup_is_the_earliest_next_tick() {
-    let a = schedule(MisfirePolicy::Skip, OverlapPolicy::Allow);
-    let mut b = a.clone();
-    b.spec.trigger = Trigger::Once { at_ms: 1_200 };
-    let mut c = a.clone();
-    c.paused = true;
-    assert_eq!(next_wakeup([&a, &b, &c], 1_100, &Every(1000)), Some(1_200));
-    assert_eq!(next_wakeup([&a], 1_100, &Every(1000)), Some(2_000));
-}
-
 // ---- properties against the real apply ---------------------------------------------------
 
 /// A replicated state driven through `apply`, as the cluster would.
