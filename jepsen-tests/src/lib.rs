@@ -20,6 +20,7 @@ pub mod history;
 pub mod nemesis;
 pub mod net;
 pub mod proxy;
+pub mod realslave;
 pub mod report;
 pub mod scenario;
 pub mod standin;

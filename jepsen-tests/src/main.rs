@@ -30,8 +30,9 @@ enum Cmd {
         /// slave-ambiguous, or any nemesis fault (kill-random, kill-all, pause-random,
         /// isolate-leader, leader-majority, majority-ring, bridge, one-way, proxy-delay[:ms],
         /// proxy-stall, proxy-drop-after[:bytes], clock-bump[:ms], clock-strobe[:ms:flips:period],
-        /// membership-re-add[:leader]); mixed (every kind in seeded shuffled rounds), mixed-basic
-        /// (the first six), or none (no faults).
+        /// membership-re-add[:leader]); a family (process, partition, proxy, clock, membership,
+        /// slave: its kinds in seeded shuffled rounds); mixed (every kind), mixed-basic (the
+        /// first six), or none (no faults).
         #[arg(long)]
         scenario: String,
         #[arg(long, default_value_t = 1)]

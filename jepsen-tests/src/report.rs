@@ -91,16 +91,36 @@ pub fn html(results: &Value, h: &History, c: &Checked) -> String {
         c.time_to_new_leader_ms
     );
     s.push_str(&checker_table(results));
+    if !c.by_kind.is_empty() {
+        s.push_str("<h2>Fault kinds</h2><table><tr><th>kind</th><th>faults</th><th>cost the leader</th><th>new leader after p50/p99/max (ms)</th><th>fires</th><th>lateness p50/p99/max (ms)</th></tr>\n");
+        for (kind, k) in &c.by_kind {
+            let t = &k.time_to_new_leader_ms;
+            let _ = writeln!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}/{}</td></tr>",
+                esc(kind),
+                k.faults,
+                k.lost_leader,
+                if t.n == 0 { "-".into() } else { format!("{}/{}/{}", t.p50, t.p99, t.max) },
+                k.lateness.n,
+                k.lateness.p50,
+                k.lateness.p99,
+                k.lateness.max
+            );
+        }
+        s.push_str("</table>\n");
+    }
     if !c.per_fault.is_empty() {
-        s.push_str("<h2>Faults</h2><table><tr><th>fault</th><th>target</th><th>at (s)</th><th>healed (s)</th><th>new leader after (ms)</th><th>fires</th><th>lateness p50/p99/max (ms)</th></tr>\n");
+        s.push_str("<h2>Faults</h2><table><tr><th>fault</th><th>target</th><th>at (s)</th><th>healed (s)</th><th>cost the leader</th><th>new leader after (ms)</th><th>fires</th><th>lateness p50/p99/max (ms)</th></tr>\n");
         for f in &c.per_fault {
             let _ = writeln!(
                 s,
-                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}/{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}/{}</td></tr>",
                 esc(&f.kind),
                 f.target,
                 f.at_ms as f64 / 1000.0,
                 f.healed_at_ms.map_or("-".into(), |t| format!("{:.1}", t as f64 / 1000.0)),
+                if f.lost_leader { "yes" } else { "no" },
                 f.time_to_new_leader_ms.map_or("-".into(), |t| t.to_string()),
                 f.lateness.n,
                 f.lateness.p50,

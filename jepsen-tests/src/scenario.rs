@@ -24,10 +24,23 @@ use crate::history::Event;
 use crate::nemesis::Fault;
 use crate::nemesis::Nemesis;
 use crate::net::Net;
+use crate::realslave;
+use crate::realslave::RealSlave;
 use crate::standin::FaultMode;
 use crate::standin::StandIn;
 use crate::workload;
 use crate::workload::Rng;
+
+/// Scenario families: the kinds of one nemesis, injected in seeded shuffled rounds, for long
+/// runs per family (`run --scenario partition`).
+pub const FAMILIES: [(&str, &[&str]); 6] = [
+    ("process", &["kill-leader", "kill-random", "kill-all", "pause-leader", "pause-random"]),
+    ("partition", &["isolate-leader", "leader-minority", "leader-majority", "majority-ring", "bridge", "one-way"]),
+    ("proxy", &["proxy-delay", "proxy-stall", "proxy-drop-after"]),
+    ("clock", &["clock-bump", "clock-strobe"]),
+    ("membership", &["membership-re-add", "membership-re-add:leader"]),
+    ("slave", &["slave-5xx", "slave-slow", "slave-ambiguous"]),
+];
 
 /// The faults a run can inject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,12 +102,16 @@ impl FaultKind {
     }
 
     /// The kinds a scenario name stands for: one kind by its name (nemesis parameters allowed,
-    /// e.g. `proxy-delay:200`), `mixed` for all, or `mixed-basic` for the basic six.
+    /// e.g. `proxy-delay:200`), a family of [`FAMILIES`], `mixed` for all, or `mixed-basic` for
+    /// the basic six.
     pub fn for_scenario(name: &str) -> Option<Vec<FaultKind>> {
         match name {
             "mixed" => return Some(Self::all()),
             "mixed-basic" => return Some(Self::BASIC.to_vec()),
             _ => {}
+        }
+        if let Some((_, kinds)) = FAMILIES.iter().find(|(family, _)| *family == name) {
+            return kinds.iter().map(|k| Self::for_scenario(k).and_then(|v| v.first().copied())).collect();
         }
         if let Some(k) = Self::BASIC.iter().find(|k| k.name() == name) {
             return Some(vec![*k]);
@@ -163,6 +180,8 @@ struct Env {
     /// The nemesis's random choices (targets, clock offsets), seeded from the run's seed.
     nemesis_rng: rand::rngs::StdRng,
     standins: Vec<StandIn>,
+    /// A real spider-slave, when one could be started (see [`crate::realslave`]).
+    real: Option<RealSlave>,
     rec: Recorder,
     api: Api,
 }
@@ -336,7 +355,7 @@ async fn heal_everything(env: &mut Env) -> anyhow::Result<()> {
 /// reads, pause of everything and convergence samples.
 async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<()> {
     wait_stable(&env.rec, env.net.hosts.len(), 0, Duration::from_secs(30)).await?;
-    let pool = workload::setup(&env.api, &env.rec, &env.standins, rng).await?;
+    let pool = workload::setup(&env.api, &env.rec, &env.standins, env.real.as_ref(), rng).await?;
     let began = Instant::now();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let clients: Vec<_> = (1..=cfg.clients as u32)
@@ -423,6 +442,13 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
     for i in 1..=cfg.slaves {
         standins.push(StandIn::start(&format!("s{i}"), &net.bridge_ip, cfg.bounds.job_ms).await?);
     }
+    let real = match realslave::locate(&cluster.bin) {
+        Ok((bin, python)) => Some(RealSlave::start(&bin, &python, &net.bridge_ip, &cfg.out.join("real-slave"))?),
+        Err(why) => {
+            tracing::warn!(%why, "no real spider-slave in this run");
+            None
+        }
+    };
     let masters: Vec<(u8, String)> = net.hosts.iter().map(|h| (h.index, Cluster::url(&net, h.index))).collect();
     let api = Api::new(masters, Duration::from_secs(3))?;
     let rec = Recorder::new(cfg.seed, &cfg.scenario, cfg.faults.iter().map(|k| k.label()).collect());
@@ -430,7 +456,7 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
     let observer =
         tokio::spawn(observe(Api::new(api.masters.clone(), Duration::from_millis(300))?, rec.clone(), stop_rx));
     let nemesis_rng = rand::SeedableRng::seed_from_u64(cfg.seed ^ 0x006e_656d_6573_6973);
-    let mut env = Env { net, cluster, nemesis, nemesis_rng, standins, rec: rec.clone(), api };
+    let mut env = Env { net, cluster, nemesis, nemesis_rng, standins, real, rec: rec.clone(), api };
     let mut rng = Rng::new(cfg.seed);
     let outcome = drive(&mut env, cfg, &mut rng).await;
     let _ = stop_tx.send(true);
@@ -441,7 +467,20 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
             rec.push(Event::Delivery { at_ms: d.unix_ms.saturating_sub(start_unix), d });
         }
     }
-    let Env { net, cluster, nemesis, .. } = env;
+    if let Some(r) = &env.real {
+        match r.runs() {
+            Ok(runs) => {
+                for d in runs {
+                    rec.push(Event::Delivery { at_ms: d.unix_ms.saturating_sub(start_unix), d });
+                }
+            }
+            Err(e) => {
+                rec.push(Event::RunError { at_ms: rec.now(), message: format!("the real slave's run log: {e:#}") })
+            }
+        }
+    }
+    let Env { net, cluster, nemesis, real, .. } = env;
+    drop(real);
     drop(cluster);
     drop(nemesis);
     drop(net);
@@ -475,6 +514,7 @@ pub fn results_json(checked: &checker::Checked, cfg: &RunConfig) -> Value {
         "time_to_new_leader_ms": checked.time_to_new_leader_ms,
         "lateness_ms": {"steady": checked.lateness.steady, "in_fault_windows": checked.lateness.after_faults},
         "per_fault": checked.per_fault,
+        "by_kind": checked.by_kind,
         "bounds": cfg.bounds,
     })
 }
@@ -571,5 +611,19 @@ mod tests {
         assert!(FaultKind::for_scenario("proxy-delay:150").is_some_and(|k| k[0].needs_proxies()));
         assert_eq!(FaultKind::for_scenario("mixed-basic").map(|k| k.len()), Some(6));
         assert_eq!(FaultKind::for_scenario("earthquake"), None);
+    }
+
+    #[test]
+    fn the_families_split_every_kind_between_them() {
+        let mut labels = std::collections::BTreeSet::new();
+        for (family, kinds) in FAMILIES {
+            let got = FaultKind::for_scenario(family);
+            assert_eq!(got.as_ref().map(Vec::len), Some(kinds.len()), "{family}");
+            for k in got.into_iter().flatten() {
+                assert!(labels.insert(k.label()), "{} in two families", k.label());
+            }
+        }
+        let all: std::collections::BTreeSet<String> = FaultKind::all().iter().map(|k| k.label()).collect();
+        assert!(all.is_subset(&labels), "kinds in no family: {:?}", all.difference(&labels).collect::<Vec<_>>());
     }
 }

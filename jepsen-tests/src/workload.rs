@@ -24,7 +24,14 @@ use crate::client::Recorder;
 use crate::history::Event;
 use crate::history::OpKind;
 use crate::history::Phase;
+use crate::realslave::RealSlave;
+use crate::realslave::NAME as REAL;
+use crate::realslave::STANDIN_TAG;
+use crate::realslave::TAG as REAL_TAG;
 use crate::standin::StandIn;
+
+/// How often the real slave's schedule fires (each fire is a real Scrapy process).
+pub const REAL_PERIOD_S: u64 = 10;
 
 /// The project and spider every schedule runs.
 pub const PROJECT: &str = "jt";
@@ -60,7 +67,31 @@ impl Rng {
     }
 }
 
-/// A minimal Scrapy egg: a ZIP with `EGG-INFO/entry_points.txt` naming the settings module.
+/// The spider `jt`: on a real slave, appends `{"job", "unix_ms"}` to its `run_log` argument
+/// when Scrapy starts it (see `realslave`), then ends without a request.
+const SPIDER_PY: &str = r#"import json
+import time
+
+import scrapy
+
+
+class JtSpider(scrapy.Spider):
+    name = "jt"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        run_log = getattr(self, "run_log", None)
+        if run_log:
+            line = json.dumps({"job": getattr(self, "_job", None), "unix_ms": int(time.time() * 1000)})
+            with open(run_log, "a") as f:
+                f.write(line + "\n")
+
+    def start_requests(self):
+        return []
+"#;
+
+/// A minimal Scrapy egg: a ZIP with `EGG-INFO/entry_points.txt` naming the settings module,
+/// and one real spider ([`SPIDER_PY`]).
 pub fn egg() -> anyhow::Result<Vec<u8>> {
     let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
@@ -70,6 +101,7 @@ pub fn egg() -> anyhow::Result<Vec<u8>> {
         ("jt/__init__.py", ""),
         ("jt/settings.py", "BOT_NAME = 'jt'\nSPIDER_MODULES = ['jt.spiders']\n"),
         ("jt/spiders/__init__.py", ""),
+        ("jt/spiders/jt.py", SPIDER_PY),
     ] {
         z.start_file(name, opts)?;
         z.write_all(text.as_bytes())?;
@@ -83,6 +115,8 @@ pub struct Plan {
     pub period_s: u64,
     pub misfire: Value,
     pub overlap: &'static str,
+    /// For the real slave: its spiders' run log (`run_log` argument). `None`: the stand-ins.
+    pub real_log: Option<String>,
 }
 
 impl Plan {
@@ -104,13 +138,19 @@ impl Plan {
     }
 
     fn body(&self) -> Value {
-        json!({
+        let mut body = json!({
             "project": PROJECT,
             "spider": SPIDER,
             "trigger": {"kind": "cron", "expr": format!("*/{} * * * * *", self.period_s)},
             "misfire": self.misfire,
             "overlap": self.overlap,
-        })
+            "node_selector": [crate::realslave::STANDIN_TAG],
+        });
+        if let Some(log) = &self.real_log {
+            body["node_selector"] = json!([crate::realslave::TAG]);
+            body["args"] = json!({"run_log": log});
+        }
+        body
     }
 }
 
@@ -128,12 +168,12 @@ fn skip() -> Value {
 /// two with `forbid` (judged for overlaps).
 pub fn steady_plans() -> Vec<Plan> {
     vec![
-        Plan { period_s: 1, misfire: fire_all(), overlap: "allow" },
-        Plan { period_s: 1, misfire: fire_once(), overlap: "allow" },
-        Plan { period_s: 2, misfire: skip(), overlap: "allow" },
-        Plan { period_s: 3, misfire: fire_all(), overlap: "allow" },
-        Plan { period_s: 2, misfire: fire_once(), overlap: "forbid" },
-        Plan { period_s: 1, misfire: skip(), overlap: "forbid" },
+        Plan { period_s: 1, misfire: fire_all(), overlap: "allow", real_log: None },
+        Plan { period_s: 1, misfire: fire_once(), overlap: "allow", real_log: None },
+        Plan { period_s: 2, misfire: skip(), overlap: "allow", real_log: None },
+        Plan { period_s: 3, misfire: fire_all(), overlap: "allow", real_log: None },
+        Plan { period_s: 2, misfire: fire_once(), overlap: "forbid", real_log: None },
+        Plan { period_s: 1, misfire: skip(), overlap: "forbid", real_log: None },
     ]
 }
 
@@ -253,12 +293,27 @@ async fn until_ok(
 
 /// Registers the stand-ins, deploys the egg, creates the steady schedules and a scripted pause
 /// and delete (so those checkers always have something to judge).
-pub async fn setup(api: &Api, rec: &Recorder, standins: &[StandIn], rng: &mut Rng) -> anyhow::Result<SharedPool> {
+///
+/// With a real slave, it is registered too (tag `real`), and one steady `fire_all` schedule
+/// every [`REAL_PERIOD_S`] runs the real spider there.
+pub async fn setup(
+    api: &Api,
+    rec: &Recorder,
+    standins: &[StandIn],
+    real: Option<&RealSlave>,
+    rng: &mut Rng,
+) -> anyhow::Result<SharedPool> {
     let deadline = Instant::now() + Duration::from_secs(60);
-    for s in standins {
-        let body = json!({"id": s.name, "url": s.url, "max_proc": 1000});
-        until_ok(api, rng, "registering a stand-in", deadline, async |n| {
-            api.call(n, Method::POST, "/nodes", Some(&body)).await
+    let mut nodes: Vec<(String, Value)> = standins
+        .iter()
+        .map(|s| (s.name.clone(), json!({"id": s.name, "url": s.url, "max_proc": 1000, "tags": [STANDIN_TAG]})))
+        .collect();
+    if let Some(r) = real {
+        nodes.push((REAL.to_string(), json!({"id": REAL, "url": r.url, "max_proc": 4, "tags": [REAL_TAG]})));
+    }
+    for (_, body) in &nodes {
+        until_ok(api, rng, "registering a slave", deadline, async |n| {
+            api.call(n, Method::POST, "/nodes", Some(body)).await
         })
         .await?;
     }
@@ -271,11 +326,11 @@ pub async fn setup(api: &Api, rec: &Recorder, standins: &[StandIn], rng: &mut Rn
             api.call(node, Method::GET, &format!("/projects/{PROJECT}?consistency=linearizable"), None).await
         {
             let d = &v["versions"][0]["deployments"];
-            if standins.iter().all(|s| d[&s.name]["kind"] == "deployed") {
+            if nodes.iter().all(|(name, _)| d[name]["kind"] == "deployed") {
                 break;
             }
         }
-        anyhow::ensure!(Instant::now() < deadline, "the egg was not deployed to every stand-in in time");
+        anyhow::ensure!(Instant::now() < deadline, "the egg was not deployed to every slave in time");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let p: SharedPool = Arc::default();
@@ -286,7 +341,17 @@ pub async fn setup(api: &Api, rec: &Recorder, standins: &[StandIn], rng: &mut Rn
             p.all.push(id);
         });
     }
-    let churn = Plan { period_s: 1, misfire: fire_all(), overlap: "allow" };
+    if let Some(r) = real {
+        let plan = Plan {
+            period_s: REAL_PERIOD_S,
+            misfire: fire_all(),
+            overlap: "allow",
+            real_log: Some(r.run_log.display().to_string()),
+        };
+        let id = create(api, rec, rng, SETUP, &plan, true, deadline).await?;
+        pool(&p, |p| p.all.push(id));
+    }
+    let churn = Plan { period_s: 1, misfire: fire_all(), overlap: "allow", real_log: None };
     let paused = create(api, rec, rng, SETUP, &churn, false, deadline).await?;
     let deleted = create(api, rec, rng, SETUP, &churn, false, deadline).await?;
     for (f, id) in [(OpKind::Pause, &paused), (OpKind::Delete, &deleted)] {
@@ -313,9 +378,9 @@ pub async fn client(
 ) {
     let mut rng = Rng::new(seed);
     let churn_plans = [
-        Plan { period_s: 1, misfire: fire_all(), overlap: "allow" },
-        Plan { period_s: 1, misfire: skip(), overlap: "allow" },
-        Plan { period_s: 2, misfire: fire_once(), overlap: "forbid" },
+        Plan { period_s: 1, misfire: fire_all(), overlap: "allow", real_log: None },
+        Plan { period_s: 1, misfire: skip(), overlap: "allow", real_log: None },
+        Plan { period_s: 2, misfire: fire_once(), overlap: "forbid", real_log: None },
     ];
     while !*stop.borrow() {
         let node = rng.pick(&api.masters).map(|m| m.0).unwrap_or(1);

@@ -90,21 +90,75 @@ pub const IN_FLIGHT_MS: u64 = 1_000;
 /// installed fault to a new leader (or the heal) plus `bound_ms`, and from each heal plus
 /// `bound_ms`.
 pub fn fault_windows(h: &History, bound_ms: u64) -> Vec<(u64, u64)> {
-    windows(h, bound_ms, true)
-}
-
-/// The same for master faults only: where missed ticks may be excused. A slave fault leaves
-/// the cluster a healthy slave and a quorum, so it may delay a tick but never lose one.
-pub fn master_fault_windows(h: &History, bound_ms: u64) -> Vec<(u64, u64)> {
     windows(h, bound_ms, false)
 }
 
-fn windows(h: &History, bound_ms: u64, with_slave_faults: bool) -> Vec<(u64, u64)> {
+/// Where missed ticks may be excused: the windows of master faults that cost the cluster its
+/// leader ([`cost_the_leader`]). Any other fault leaves a leader with its quorum and a healthy
+/// slave, so it may delay a tick but never lose one.
+pub fn leader_loss_windows(h: &History, bound_ms: u64) -> Vec<(u64, u64)> {
+    windows(h, bound_ms, true)
+}
+
+/// The leader (node, term) last observed at or before `at_ms` (ms since the start).
+fn leader_at(h: &History, at_ms: u64) -> Option<(u8, u64)> {
+    h.events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Observed { at_ms: t, node, state, term, .. } if *t <= at_ms && state == "Leader" => {
+                Some((*t, *node, *term))
+            }
+            _ => None,
+        })
+        .max_by_key(|(t, _, term)| (*term, *t))
+        .map(|(_, node, term)| (node, term))
+}
+
+/// Whether a master fault (installed at `at_ms`, healed at `heal`, ms since the start) cost the
+/// cluster its leader, so that ticks may be missed as the misfire policy says:
+/// - a kind that always does: every master killed, or the leader killed, paused or cut off
+///   from the majority ([`super::deposes_leader`]);
+/// - a clock fault on the leader (it plans nothing while its clock is distrusted);
+/// - any other fault during which, or within `bound_ms` of its heal, a term above the leader's
+///   was observed (an election happened), or when no leader was known at all.
+///
+/// A follower killed, paused, cut off or wiped and re-added, a ring, a bridge or a slow link
+/// leave the leader its quorum: missed ticks there are lost ticks.
+pub fn cost_the_leader(h: &History, at_ms: u64, kind: &str, target: u8, heal: u64, bound_ms: u64) -> bool {
+    let base = kind.split(':').next().unwrap_or(kind);
+    if base == "kill-all" || super::deposes_leader(kind) {
+        return true;
+    }
+    let Some((leader, term)) = leader_at(h, at_ms) else { return true };
+    if base.starts_with("clock-") && target == leader {
+        return true;
+    }
+    h.events.iter().any(|e| {
+        matches!(e, Event::Observed { at_ms: t, term: later, .. }
+            if *t > at_ms && *t <= heal.saturating_add(bound_ms) && *later > term)
+    })
+}
+
+/// When (ms since the start) a master first led a term above the one led at a master fault's
+/// install (`at_ms`): the new leader, if the fault cost the old one its role. `None` for slave
+/// faults and when no election followed.
+fn new_leader_after(h: &History, kind: &str, at_ms: u64) -> Option<u64> {
+    if super::is_slave_fault(kind) {
+        return None;
+    }
+    let before = leader_at(h, at_ms).map_or(0, |(_, term)| term);
+    h.events.iter().find_map(|e| match e {
+        Event::Observed { at_ms: t, state, term, .. } if *t > at_ms && state == "Leader" && *term > before => Some(*t),
+        _ => None,
+    })
+}
+
+fn windows(h: &History, bound_ms: u64, for_misses: bool) -> Vec<(u64, u64)> {
     let end = h.events.iter().map(Event::at_ms).max().unwrap_or(0);
     let mut out = Vec::new();
     for (i, e) in h.events.iter().enumerate() {
         let Event::Fault { at_ms, kind, target, installed: true } = e else { continue };
-        if !with_slave_faults && super::is_slave_fault(kind) {
+        if for_misses && super::is_slave_fault(kind) {
             continue;
         }
         let heal = h.events[i..]
@@ -114,18 +168,10 @@ fn windows(h: &History, bound_ms: u64, with_slave_faults: bool) -> Vec<(u64, u64
                 _ => None,
             })
             .unwrap_or(end);
-        let new_leader = (!super::is_slave_fault(kind))
-            .then(|| {
-                h.events.iter().find_map(|x| match x {
-                    Event::Observed { at_ms: t, node, state, .. }
-                        if *t > *at_ms && *t < heal && node != target && state == "Leader" =>
-                    {
-                        Some(*t)
-                    }
-                    _ => None,
-                })
-            })
-            .flatten();
+        if for_misses && !cost_the_leader(h, *at_ms, kind, *target, heal, bound_ms) {
+            continue;
+        }
+        let new_leader = new_leader_after(h, kind, *at_ms).filter(|t| *t < heal);
         match new_leader {
             Some(nl) => {
                 out.push((h.unix(*at_ms).saturating_sub(IN_FLIGHT_MS), h.unix(nl) + bound_ms));
@@ -264,9 +310,10 @@ pub fn no_fire_after_pause_or_delete(h: &History) -> Verdict {
 }
 
 /// No tick lost: for steady schedules with overlap `allow`, every tick after creation up to the
-/// workload's end (less `bound_ms`) started, except that in master-fault windows `skip` and
-/// `fire_once` may miss ticks — `fire_once` only if a later tick fired after the gap (the
-/// newest missed tick runs on recovery). `fire_all` may miss none; slave faults excuse none.
+/// workload's end (less `bound_ms`) started, except that in the windows of faults that cost the
+/// leader ([`leader_loss_windows`]) `skip` and `fire_once` may miss ticks — `fire_once` only if
+/// a later tick fired after the gap (the newest missed tick runs on recovery). `fire_all` may
+/// miss none; slave faults and faults that leave the leader its quorum excuse none.
 pub fn no_lost_tick(h: &History, bound_ms: u64) -> (Verdict, usize) {
     let Some(end_at) = h.events.iter().find_map(|e| match e {
         Event::WorkloadEnd { at_ms } => Some(*at_ms),
@@ -275,7 +322,7 @@ pub fn no_lost_tick(h: &History, bound_ms: u64) -> (Verdict, usize) {
         return (Verdict::unknown("the workload never ended"), 0);
     };
     let until = h.unix(end_at).saturating_sub(bound_ms);
-    let windows = master_fault_windows(h, bound_ms);
+    let windows = leader_loss_windows(h, bound_ms);
     let firsts = first_starts(h);
     let mut judged = 0;
     let mut excused = 0;
@@ -393,9 +440,10 @@ pub fn lateness(h: &History, bound_ms: u64, steady_p99_ms: u64) -> (Verdict, Lat
     let windows = fault_windows(h, bound_ms);
     let mut points = Vec::new();
     let mut bad = Vec::new();
+    let real: BTreeSet<&str> = real_starts(h).iter().map(|d| d.job_id.as_str()).collect();
     for (job, at) in first_starts(h) {
         let Some((s, tick)) = split_job_id(&job) else { continue };
-        if !defs.get(s).is_some_and(|d| d.steady) {
+        if !defs.get(s).is_some_and(|d| d.steady) || real.contains(job.as_str()) {
             continue;
         }
         let late = at.saturating_sub(tick);
@@ -433,6 +481,34 @@ pub fn lateness(h: &History, bound_ms: u64, steady_p99_ms: u64) -> (Verdict, Lat
     (Verdict::valid(summary), l)
 }
 
+/// Starts on the real slave (real Scrapy processes, see `realslave`).
+fn real_starts(h: &History) -> Vec<&Delivery> {
+    starts(h).into_iter().filter(|d| d.slave == crate::realslave::NAME).collect()
+}
+
+/// The real slave ran real crawls: at least one, each job id once (duplicates across all
+/// slaves are [`no_duplicate_start`]'s). Its lateness (tick to the spider's start, Scrapy's
+/// start-up included) is reported here, apart from the stand-ins'.
+pub fn real_slave(h: &History) -> Verdict {
+    let runs = real_starts(h);
+    if runs.is_empty() {
+        return Verdict::unknown("no crawl ran on a real spider-slave (SPIDER_PYTHON unset, or it never started)");
+    }
+    let late =
+        pcts(runs.iter().filter_map(|d| split_job_id(&d.job_id).map(|(_, t)| d.unix_ms.saturating_sub(t))).collect());
+    let ids: BTreeSet<&str> = runs.iter().map(|d| d.job_id.as_str()).collect();
+    if ids.len() != runs.len() {
+        return Verdict::invalid(format!("{} crawls on the real slave for {} job ids", runs.len(), ids.len()));
+    }
+    Verdict::valid(format!(
+        "{} real Scrapy crawls, one per job id; tick to spider start p50/p99/max {}/{}/{} ms",
+        runs.len(),
+        late.p50,
+        late.p99,
+        late.max
+    ))
+}
+
 /// One fault's effect: time to a new leader (master faults) and the lateness of the steady
 /// fires whose ticks fell between the fault and its heal plus the bound.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -442,7 +518,47 @@ pub struct FaultStat {
     pub at_ms: u64,
     pub healed_at_ms: Option<u64>,
     pub time_to_new_leader_ms: Option<u64>,
+    /// Whether it cost the cluster its leader ([`cost_the_leader`]): only then may ticks be
+    /// missed in its window.
+    pub lost_leader: bool,
     pub lateness: Pcts,
+}
+
+/// The faults of one kind (parameters dropped) in a run, summed up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct KindStat {
+    pub faults: usize,
+    /// How many cost the leader.
+    pub lost_leader: usize,
+    pub time_to_new_leader_ms: Pcts,
+    /// Lateness of the steady fires in these faults' windows (fault to heal plus the bound).
+    pub lateness: Pcts,
+}
+
+/// [`per_fault`] summed up per kind, so each kind's effect (a clock strobe's, a partition's)
+/// reads apart from the others in a composed run.
+pub fn by_kind(h: &History, bound_ms: u64, faults: &[FaultStat], points: &[FirePoint]) -> BTreeMap<String, KindStat> {
+    let mut groups: BTreeMap<String, Vec<&FaultStat>> = BTreeMap::new();
+    for f in faults {
+        groups.entry(f.kind.split(':').next().unwrap_or(&f.kind).to_string()).or_default().push(f);
+    }
+    groups
+        .into_iter()
+        .map(|(kind, fs)| {
+            let spans: Vec<(u64, u64)> = fs
+                .iter()
+                .map(|f| (h.unix(f.at_ms), h.unix(f.healed_at_ms.unwrap_or(u64::MAX / 4)) + bound_ms))
+                .collect();
+            let late = points.iter().filter(|p| in_windows(&spans, p.tick_ms)).map(|p| p.lateness_ms).collect();
+            let stat = KindStat {
+                faults: fs.len(),
+                lost_leader: fs.iter().filter(|f| f.lost_leader).count(),
+                time_to_new_leader_ms: pcts(fs.iter().filter_map(|f| f.time_to_new_leader_ms).collect()),
+                lateness: pcts(late),
+            };
+            (kind, stat)
+        })
+        .collect()
 }
 
 pub fn per_fault(h: &History, bound_ms: u64, points: &[FirePoint]) -> Vec<FaultStat> {
@@ -453,18 +569,11 @@ pub fn per_fault(h: &History, bound_ms: u64, points: &[FirePoint]) -> Vec<FaultS
             Event::Healed { at_ms: t, kind: k, target: g } if k == kind && g == target => Some(*t),
             _ => None,
         });
-        let new_leader = (!super::is_slave_fault(kind))
-            .then(|| {
-                h.events.iter().find_map(|x| match x {
-                    Event::Observed { at_ms: t, node, state, .. }
-                        if *t > *at_ms && node != target && state == "Leader" =>
-                    {
-                        Some(*t - *at_ms)
-                    }
-                    _ => None,
-                })
-            })
-            .flatten();
+        let healed_or_end = healed.unwrap_or_else(|| h.events.iter().map(Event::at_ms).max().unwrap_or(0));
+        let new_leader =
+            new_leader_after(h, kind, *at_ms).filter(|t| *t <= healed_or_end + bound_ms).map(|t| t - *at_ms);
+        let lost_leader =
+            !super::is_slave_fault(kind) && cost_the_leader(h, *at_ms, kind, *target, healed_or_end, bound_ms);
         let (from, to) = (h.unix(*at_ms), h.unix(healed.unwrap_or(u64::MAX / 4)) + bound_ms);
         let late = points.iter().filter(|p| p.tick_ms >= from && p.tick_ms <= to).map(|p| p.lateness_ms).collect();
         out.push(FaultStat {
@@ -473,6 +582,7 @@ pub fn per_fault(h: &History, bound_ms: u64, points: &[FirePoint]) -> Vec<FaultS
             at_ms: *at_ms,
             healed_at_ms: healed,
             time_to_new_leader_ms: new_leader,
+            lost_leader,
             lateness: pcts(late),
         });
     }

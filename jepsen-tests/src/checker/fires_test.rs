@@ -136,6 +136,40 @@ fn lost_ticks_follow_the_misfire_policy() {
     assert_eq!(no_lost_tick(&History { events: ev }, 1000).0.valid, Some(false));
 }
 
+fn observed(at_ms: u64, node: u8, state: &str, term: u64) -> Event {
+    Event::Observed { at_ms, node, state: state.into(), term, leader: None, applied: None }
+}
+
+#[test]
+fn only_a_fault_that_cost_the_leader_excuses_a_missed_tick() {
+    // Master 2 leads term 3; a fault hits master `target` from 3.5 s to 4.5 s; tick 4 s is missed.
+    let run = |kind: &str, target: u8, later_term: Option<u64>| {
+        let mut ev = steady(20, "skip", &[4]);
+        ev.push(observed(1000, 2, "Leader", 3));
+        ev.push(Event::Fault { at_ms: 3500, kind: kind.into(), target, installed: true });
+        if let Some(term) = later_term {
+            ev.push(observed(4200, 1, "Leader", term));
+        }
+        ev.push(Event::Healed { at_ms: 4500, kind: kind.into(), target });
+        no_lost_tick(&History { events: ev }, 1000).0
+    };
+    // A follower killed, cut off or re-added, the leader still in the majority: the leader kept
+    // its quorum, so the miss is a lost tick.
+    for kind in ["kill-random", "pause-random", "leader-majority", "membership-re-add", "proxy-delay:200"] {
+        let v = run(kind, 1, None);
+        assert_eq!(v.valid, Some(false), "{kind}: {}", v.details);
+    }
+    // An election happened meanwhile (a higher term was seen): the leader was lost.
+    assert_eq!(run("kill-random", 2, Some(4)).valid, Some(true));
+    assert_eq!(run("proxy-drop-after:4096", 2, Some(4)).valid, Some(true));
+    // The leader's clock is distrusted, so it plans nothing; a follower's clock changes nothing.
+    assert_eq!(run("clock-bump:240000", 2, None).valid, Some(true));
+    assert_eq!(run("clock-bump:240000", 1, None).valid, Some(false));
+    // Kinds that always take the leader away.
+    assert_eq!(run("pause-leader", 2, None).valid, Some(true));
+    assert_eq!(run("kill-all", 0, None).valid, Some(true));
+}
+
 #[test]
 fn forbid_means_no_run_starts_while_another_runs() {
     let mut ev = vec![start(), sched("f", 1000, "skip", "forbid", true)];
@@ -165,4 +199,25 @@ fn percentiles() {
     assert_eq!(pcts(vec![]), Pcts::default());
     let p = pcts((1..=100).collect());
     assert_eq!((p.n, p.p50, p.p99, p.max), (100, 51, 99, 100));
+}
+
+#[test]
+fn real_slave_crawls_are_judged_apart_from_the_stand_ins() {
+    let real = crate::realslave::NAME;
+    // No crawl on a real slave: unknown, never valid.
+    assert_eq!(real_slave(&History { events: steady(5, "fire_all", &[]) }).valid, None);
+    let mut ev = steady(20, "fire_all", &[]);
+    ev.push(sched("r", 10_000, "fire_all", "allow", true));
+    ev.push(fire("r", START + 10_000, 2_500, real, true));
+    let v = real_slave(&History { events: ev.clone() });
+    assert_eq!(v.valid, Some(true), "{}", v.details);
+    assert!(v.details.contains("2500/2500/2500"), "{}", v.details);
+    // Scrapy's start-up does not count against the stand-ins' steady lateness.
+    let (l, lat) = lateness(&History { events: ev.clone() }, 2000, 100);
+    assert_eq!(l.valid, Some(true), "{}", l.details);
+    assert_eq!(lat.steady.max, 20);
+    // A job id that ran twice on the real slave is a duplicate start.
+    ev.push(fire("r", START + 10_000, 3_000, real, true));
+    assert_eq!(real_slave(&History { events: ev.clone() }).valid, Some(false));
+    assert_eq!(no_duplicate_start(&History { events: ev }).valid, Some(false));
 }

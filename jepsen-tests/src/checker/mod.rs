@@ -213,6 +213,7 @@ pub struct Checked {
     pub time_to_new_leader_ms: Vec<u64>,
     pub lateness: fires::Lateness,
     pub per_fault: Vec<fires::FaultStat>,
+    pub by_kind: BTreeMap<String, fires::KindStat>,
     /// Excused intervals, ms since the run's start.
     pub fault_windows: Vec<(u64, u64)>,
 }
@@ -265,6 +266,7 @@ pub fn check_all(h: &History, b: &Bounds) -> Checked {
     v.insert("overlap_forbid".into(), fires::no_overlap_when_forbidden(h, b.job_ms));
     let (late, lateness) = fires::lateness(h, b.failover_ms, b.steady_p99_ms);
     v.insert("lateness".into(), late);
+    v.insert("real_slave".into(), fires::real_slave(h));
     v.insert("linearizable_reads".into(), linear::linearizable_reads(h));
     v.insert("no_lost_write".into(), linear::no_lost_write(h, final_at_ms));
     v.insert("convergence".into(), convergence(h, b.masters));
@@ -275,12 +277,15 @@ pub fn check_all(h: &History, b: &Bounds) -> Checked {
         }
     }
     let start = h.start_unix_ms();
+    let per_fault = fires::per_fault(h, b.failover_ms, &lateness.points);
+    let by_kind = fires::by_kind(h, b.failover_ms, &per_fault, &lateness.points);
     Checked {
         verdicts: v,
         fires_checked: fires::first_starts(h).len(),
         faults_injected: h.events.iter().filter(|e| matches!(e, Event::Fault { installed: true, .. })).count(),
         time_to_new_leader_ms: times,
-        per_fault: fires::per_fault(h, b.failover_ms, &lateness.points),
+        per_fault,
+        by_kind,
         lateness,
         fault_windows: fires::fault_windows(h, b.failover_ms)
             .into_iter()
