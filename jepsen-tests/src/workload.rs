@@ -466,42 +466,23 @@ pub async fn pause_all(api: &Api, rec: &Recorder, rng: &mut Rng, deadline: Insta
     Ok(())
 }
 
-/// A digest of a master's schedule list without time-dependent fields.
-fn digest(list: &Value) -> (String, usize) {
-    use std::hash::Hash as _;
-    use std::hash::Hasher as _;
-    let items: Vec<Value> = list
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|s| {
-            json!([
-                s["id"],
-                s["version"],
-                s["paused"],
-                s["last_decided_tick"],
-                s["spec"],
-                s["created_at_ms"],
-                s["updated_at_ms"]
-            ])
-        })
-        .collect();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    Value::Array(items.clone()).to_string().hash(&mut h);
-    (format!("{:016x}", h.finish()), items.len())
-}
-
-/// Samples every master's applied index and schedule digest until all agree twice in a row
+/// Samples every master's applied index and state digest (`/api/v1/cluster/digest`) until all
+/// agree twice in a row
 /// (or the deadline passes); records the last samples as [`Event::Final`].
 pub async fn converge(api: &Api, rec: &Recorder, deadline: Instant) {
     let mut previous = None;
     loop {
         let mut samples = Vec::new();
         for (n, _) in &api.masters {
-            let applied = api.health(*n).await.and_then(|h| h["last_applied"].as_u64());
-            let (d, count) = match api.call(*n, Method::GET, "/schedules", None).await {
-                Answer::Ok(_, v) => digest(&v),
-                other => (format!("unreadable: {other:?}"), 0),
+            // The master's own digest of its whole replicated state, with the applied index it
+            // belongs to (read together on the master).
+            let (applied, d) = match api.call(*n, Method::GET, "/cluster/digest", None).await {
+                Answer::Ok(_, v) => (v["last_applied"].as_u64(), v["digest"].as_str().unwrap_or("?").to_string()),
+                other => (None, format!("unreadable: {other:?}")),
+            };
+            let count = match api.call(*n, Method::GET, "/schedules", None).await {
+                Answer::Ok(_, v) => v.as_array().map_or(0, Vec::len),
+                _ => 0,
             };
             samples.push((*n, applied, d, count));
         }

@@ -103,6 +103,13 @@ impl StateHandle {
         self.shared.state().digest()
     }
 
+    /// The last applied log id and the digest of the state it produced, read together.
+    pub fn digest_at(&self) -> (Option<LogId>, String) {
+        let state = self.shared.state();
+        let applied = self.shared.applied().0;
+        (applied, state.digest())
+    }
+
     /// The bytes of an egg by sha256, from disk.
     pub fn egg_bytes(&self, sha256: &str) -> Result<Option<Vec<u8>>, Error> {
         let cf = ondisk::cf(&self.db, CF_SM_BLOBS)?;
@@ -174,13 +181,15 @@ impl StateMachineStore {
             }
         }
         ondisk::write_changes(&self.db, &mut state, wb)?;
-        drop(state);
         let meta = ondisk::cf(&self.db, CF_SM_META)?;
         wb.put_cf(meta, KEY_LAST_APPLIED, ondisk::encode(&last_applied).map_err(io_err)?);
         if membership_changed {
             wb.put_cf(meta, KEY_MEMBERSHIP, ondisk::encode(&membership).map_err(io_err)?);
         }
+        // Published under the state's lock, so a reader holding it sees a state and the
+        // applied id it belongs to ([`StateHandle::digest_at`]).
         self.shared.set_applied((last_applied, membership));
+        drop(state);
         Ok(responses)
     }
 
@@ -342,8 +351,10 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         .await
         .map_err(io_err)??;
 
-        *self.shared.state_mut() = state;
+        let mut installed = self.shared.state_mut();
+        *installed = state;
         self.shared.set_applied((meta.last_log_id, meta.last_membership.clone()));
+        drop(installed);
         self.save_snapshot_file(meta, &data)?;
         tracing::info!(last_log_id = ?meta.last_log_id, bytes = data.len(), "installed snapshot");
         Ok(())

@@ -106,8 +106,8 @@ pub fn failover(h: &History) -> (Verdict, Vec<u64>) {
 }
 
 /// Replicas converge: every master's final sample shows the same applied index and the same
-/// digest of its schedule list (there is no state-digest endpoint; the digest is the harness's
-/// hash of `GET /api/v1/schedules?consistency=local` without time-dependent fields).
+/// digest of its whole replicated state (`GET /api/v1/cluster/digest`, read together on each
+/// master).
 pub fn convergence(h: &History, masters: usize) -> Verdict {
     let mut last: BTreeMap<u8, (Option<u64>, &str, usize)> = BTreeMap::new();
     for e in &h.events {

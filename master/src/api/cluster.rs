@@ -68,6 +68,29 @@ pub async fn get_cluster(State(node): State<Arc<MasterNode>>) -> Json<ClusterInf
     Json(cluster_info(&node))
 }
 
+/// What this master applied: the last applied log id and a digest of the replicated state it
+/// produced. Two masters that applied the same log show the same digest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct StateDigest {
+    pub id: u64,
+    /// Index of the last applied log entry (`null` before the first).
+    pub last_applied: Option<u64>,
+    /// SHA-256 (hex) over every table of the replicated state.
+    pub digest: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/cluster/digest", tag = "cluster",
+    responses((status = 200, body = StateDigest)), security(("bearer" = [])))]
+pub async fn get_digest(State(node): State<Arc<MasterNode>>) -> Json<StateDigest> {
+    let handle = node.state.clone();
+    // Hashes every table: off the async workers.
+    let (applied, digest) = match tokio::task::spawn_blocking(move || handle.digest_at()).await {
+        Ok(v) => v,
+        Err(_) => node.state.digest_at(),
+    };
+    Json(StateDigest { id: node.id, last_applied: applied.map(|l| l.index()), digest })
+}
+
 /// A membership change, as forwarded to the leader.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

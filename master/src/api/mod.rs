@@ -29,6 +29,7 @@ use crate::node::MasterNode;
 pub fn router(node: Arc<MasterNode>) -> Router {
     let v1 = Router::new()
         .route("/cluster", get(cluster::get_cluster))
+        .route("/cluster/digest", get(cluster::get_digest))
         .route("/cluster/members", axum::routing::post(cluster::add_member))
         .route("/cluster/members/{id}", delete(cluster::remove_member))
         .merge(nodes::routes())

@@ -32,7 +32,7 @@ impl Modify for BearerAuth {
     info(title = "spider-platform master API", description = "Masters, slaves, projects, jobs and schedules of a spider-platform cluster. \
 Errors are JSON `{\"error\", \"message\", \"field\"?}`; 503 carries Retry-After when there is no leader."),
     paths(
-        cluster::get_cluster, cluster::add_member, cluster::remove_member,
+        cluster::get_cluster, cluster::get_digest, cluster::add_member, cluster::remove_member,
         nodes::list, nodes::show, nodes::create, nodes::update, nodes::remove, nodes::metrics,
         projects::list, projects::show, projects::upload, projects::delete_project, projects::delete_version,
         jobs::list, jobs::show, jobs::cancel,

@@ -3,7 +3,7 @@
 //! Under load thousands of deliveries finish per second, each with a `Dispatched` or
 //! `DispatchFailed` to commit. One log entry each would cost one Raft round each and hold the
 //! delivery (and the next tick's) behind a queue of rounds. The [`Committer`] task takes every
-//! outcome waiting when it is free and commits them as ONE `Batch` entry, then answers each
+//! outcome arriving within [`LINGER`] of the first (and any waiting while it was busy) and commits them as ONE `Batch` entry, then answers each
 //! caller with its own item's result; while that round runs, the next batch gathers. An outcome
 //! alone is committed as itself.
 
@@ -20,6 +20,11 @@ use crate::node::MasterNode;
 
 /// Items per `Batch` entry (a huge backlog is split to keep entries small).
 pub const OUTCOMES_PER_ENTRY: usize = 2000;
+/// How long the first outcome of a batch waits for others. A burst of fires (every schedule
+/// due at one second) is delivered while its first outcomes arrive: committing each trickle
+/// at once would run Raft rounds (and the followers' applies) on the CPU the rest of the burst
+/// is waiting for. An outcome is recorded this much later; nothing waits on it but its caller.
+pub const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
 type Reply = oneshot::Sender<Result<Applied, TermEnded>>;
 
@@ -61,10 +66,15 @@ async fn run(
             },
         };
         waiting.push(first);
+        let until = tokio::time::Instant::now() + LINGER;
         while waiting.len() < OUTCOMES_PER_ENTRY {
-            match rx.try_recv() {
-                Ok(item) => waiting.push(item),
-                Err(_) => break,
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = tokio::time::sleep_until(until) => break,
+                got = rx.recv() => match got {
+                    Some(item) => waiting.push(item),
+                    None => break,
+                },
             }
         }
         let (commands, replies): (Vec<Command>, Vec<Reply>) = std::mem::take(&mut waiting).into_iter().unzip();

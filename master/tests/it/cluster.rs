@@ -93,10 +93,23 @@ async fn writes_through_a_follower_reach_every_replica() {
     let leader = c.leader().await;
     let follower = c.follower(leader);
     let (id, index) = create_via(&c, follower).await.expect("write via follower");
-    c.converged(index).await;
+    let digest = c.converged(index).await;
     for n in c.running_ids() {
         assert!(c.node(n).node.state.read(|s| s.schedules.contains(&id)), "{id} on master {n}");
     }
+    // The API shows each master's applied index with the digest of the state it produced.
+    let mut answers = Vec::new();
+    for n in c.running_ids() {
+        let (status, v) = api(&c, n, reqwest::Method::GET, "/cluster/digest", None).await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["id"], n);
+        answers.push((v["last_applied"].as_u64(), v["digest"].as_str().map(str::to_string)));
+    }
+    assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
+    assert_eq!(answers[0].1.as_deref(), Some(digest.as_str()));
+    // Not without a token.
+    let anon = c.http.get(format!("{}/api/v1/cluster/digest", c.url(leader))).send().await.expect("request");
+    assert_eq!(anon.status().as_u16(), 401);
     // A linearizable barrier on a follower sees the write.
     c.node(follower).node.proposer.linearizable_barrier().await.expect("barrier");
     c.shutdown().await;
