@@ -14,7 +14,9 @@
 //!   [`MAX_SKEW_MS`]) than agree; with no peer answering, the last verdict stands.
 //!
 //! While the clock is not trusted the leader plans nothing (deliveries of decided fires go on),
-//! logs why once, and `/healthz` of the peers shows their clocks for the operator. Ticks due
+//! logs why once, and `/healthz` of the peers shows their clocks for the operator. If a
+//! majority of the voters agree on a time this leader does not share, it hands leadership to
+//! one of them after [`HANDOVER_AFTER`] checks, so ticks go on being fired; otherwise ticks due
 //! meanwhile are judged by the misfire policy once the clock is trusted again.
 
 use std::sync::Arc;
@@ -35,6 +37,8 @@ pub const MAX_JUMP_MS: i64 = 500;
 pub const MAX_SKEW_MS: i64 = 2_000;
 /// How often the peers are asked.
 pub const RECHECK: Duration = Duration::from_secs(2);
+/// Checks in a row outvoted on time before a leader hands over (about this many × [`RECHECK`]).
+pub const HANDOVER_AFTER: u32 = 2;
 /// Deadline of one peer's answer.
 const PEER_TIMEOUT: Duration = Duration::from_millis(500);
 
@@ -100,13 +104,27 @@ impl ClockGuard {
         trusted
     }
 
-    /// The checking task of one term: asks the peers every [`RECHECK`] or when woken.
+    /// The checking task of one term: asks the peers every [`RECHECK`] or when woken. After
+    /// [`HANDOVER_AFTER`] checks in a row where a majority of voters agree on a time this
+    /// leader disagrees with, it hands leadership to one of them: they can fire meanwhile.
     pub async fn run(self: Arc<Self>, node: Arc<MasterNode>, clock: Arc<dyn Clock>, token: CancellationToken) {
+        let mut outvoted = 0;
         loop {
             let started = Instant::now();
-            if let Some(trusted) = check_peers(&node, clock.as_ref()).await {
+            if let Some(check) = check_peers(&node, clock.as_ref()).await {
                 if let Ok(mut v) = self.verdict.lock() {
-                    *v = Some(Verdict { trusted, started });
+                    *v = Some(Verdict { trusted: check.trusted, started });
+                }
+                outvoted = if check.handover_to.is_some() { outvoted + 1 } else { 0 };
+                if let (Some(to), true) = (check.handover_to, outvoted >= HANDOVER_AFTER) {
+                    tracing::error!(
+                        to,
+                        "this leader's clock disagrees with a majority of the masters: handing leadership over"
+                    );
+                    if let Err(e) = node.raft.trigger().transfer_leader(to).await {
+                        tracing::warn!(cause = %e, "could not hand leadership over");
+                    }
+                    outvoted = 0;
                 }
             }
             tokio::select! {
@@ -118,36 +136,59 @@ impl ClockGuard {
     }
 }
 
-/// `Some(trusted)` from the peers that answered, `None` if none did.
-async fn check_peers(node: &MasterNode, clock: &dyn Clock) -> Option<bool> {
+/// What one check of the peers' clocks found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PeerCheck {
+    /// This master's clock may be used (no more answering peers disagree than agree).
+    trusted: bool,
+    /// A peer whose clock a majority of the voters share and this master's does not.
+    handover_to: Option<u64>,
+}
+
+/// The check from the peers' offsets (id, theirs minus ours, ms) among `voters` voters.
+fn judge(offsets: &[(u64, i64)], voters: usize) -> PeerCheck {
+    let disagree = offsets.iter().filter(|(_, o)| o.abs() > MAX_SKEW_MS).count();
+    let agree = offsets.len() - disagree;
+    let majority = voters / 2 + 1;
+    // A peer that disagrees with us, and with which a majority of the voters agree.
+    let handover_to = offsets
+        .iter()
+        .filter(|(_, o)| o.abs() > MAX_SKEW_MS)
+        .filter(|(_, o)| offsets.iter().filter(|(_, p)| (p - o).abs() <= MAX_SKEW_MS).count() >= majority)
+        .map(|(id, _)| *id)
+        .min();
+    PeerCheck { trusted: disagree <= agree, handover_to }
+}
+
+/// The peers' verdict, `None` if no peer answered.
+async fn check_peers(node: &MasterNode, clock: &dyn Clock) -> Option<PeerCheck> {
     let metrics = node.raft.metrics().borrow_watched().clone();
     let membership = metrics.membership_config.membership();
-    let peers: Vec<String> = membership
+    let voters = membership.voter_ids().count();
+    let peers: Vec<(u64, String)> = membership
         .voter_ids()
         .filter(|id| *id != node.id)
-        .filter_map(|id| membership.get_node(&id).map(|n| n.addr.trim_end_matches('/').to_string()))
+        .filter_map(|id| membership.get_node(&id).map(|n| (id, n.addr.trim_end_matches('/').to_string())))
         .collect();
     if peers.is_empty() {
-        return Some(true);
+        return Some(PeerCheck { trusted: true, handover_to: None });
     }
-    let asks = peers.iter().map(|addr| async move {
+    let asks = peers.iter().map(|(id, addr)| async move {
         let sent = clock.now_ms();
         let answer = node.http.get(format!("{addr}/healthz")).timeout(PEER_TIMEOUT).send().await.ok()?;
         let v: serde_json::Value = answer.json().await.ok()?;
         let received = clock.now_ms();
         let theirs = v["clock_ms"].as_i64()?;
-        Some(theirs - (sent + received) / 2)
+        Some((*id, theirs - (sent + received) / 2))
     });
-    let offsets: Vec<i64> = futures::future::join_all(asks).await.into_iter().flatten().collect();
+    let offsets: Vec<(u64, i64)> = futures::future::join_all(asks).await.into_iter().flatten().collect();
     if offsets.is_empty() {
         return None;
     }
-    let disagree = offsets.iter().filter(|o| o.abs() > MAX_SKEW_MS).count();
-    let agree = offsets.len() - disagree;
-    if disagree > 0 {
+    if offsets.iter().any(|(_, o)| o.abs() > MAX_SKEW_MS) {
         tracing::warn!(?offsets, "peers' clocks differ from this master's (ms, theirs minus ours)");
     }
-    Some(disagree <= agree)
+    Some(judge(&offsets, voters))
 }
 
 #[cfg(test)]
@@ -168,5 +209,23 @@ mod tests {
         assert!(guard.may_plan(&clock));
         *guard.verdict.lock().expect("lock") = Some(Verdict { trusted: false, started: Instant::now() });
         assert!(!guard.may_plan(&clock), "peers disagree");
+    }
+
+    #[test]
+    fn a_leader_outvoted_on_time_hands_over_to_the_majority() {
+        let far = MAX_SKEW_MS * 10;
+        // Both peers agree with each other and not with us: not trusted, hand over (lowest id).
+        assert_eq!(judge(&[(2, far), (3, far + 300)], 3), PeerCheck { trusted: false, handover_to: Some(2) });
+        // One skewed follower: we stay trusted and keep leading.
+        assert_eq!(judge(&[(2, far), (3, 10)], 3), PeerCheck { trusted: true, handover_to: None });
+        // Both peers off, but in opposite directions: nobody has a majority to hand over to.
+        assert_eq!(judge(&[(2, far), (3, -far)], 3), PeerCheck { trusted: false, handover_to: None });
+        // Only one peer answered: it alone is no majority of three.
+        assert_eq!(judge(&[(2, far)], 3), PeerCheck { trusted: false, handover_to: None });
+        // Five voters: three peers agreeing among themselves are a majority.
+        assert_eq!(
+            judge(&[(2, far), (3, far), (4, far), (5, 0)], 5),
+            PeerCheck { trusted: false, handover_to: Some(2) }
+        );
     }
 }
