@@ -116,8 +116,10 @@ fn leader_at(h: &History, at_ms: u64) -> Option<(u8, u64)> {
 
 /// Whether a master fault (installed at `at_ms`, healed at `heal`, ms since the start) cost the
 /// cluster its leader, so that ticks may be missed as the misfire policy says:
-/// - a kind that always does: every master killed, or the leader killed, paused or cut off
-///   from the majority ([`super::deposes_leader`]);
+/// - a kind that always does: every master killed, the leader killed, paused or cut off from
+///   the majority ([`super::deposes_leader`]), what the leader sends dropped (`one-way`), every
+///   connection of the leader cut short (`proxy-drop-after`: it may stay leader without
+///   committing), or the leader removed from the membership (`membership-re-add:leader`);
 /// - a clock fault on the leader (it plans nothing while its clock is distrusted);
 /// - any other fault during which, or within `bound_ms` of its heal, a term above the leader's
 ///   was observed (an election happened), or when no leader was known at all.
@@ -126,7 +128,10 @@ fn leader_at(h: &History, at_ms: u64) -> Option<(u8, u64)> {
 /// leave the leader its quorum: missed ticks there are lost ticks.
 pub fn cost_the_leader(h: &History, at_ms: u64, kind: &str, target: u8, heal: u64, bound_ms: u64) -> bool {
     let base = kind.split(':').next().unwrap_or(kind);
-    if base == "kill-all" || super::deposes_leader(kind) {
+    if super::deposes_leader(kind)
+        || matches!(base, "kill-all" | "one-way" | "proxy-drop-after")
+        || kind == "membership-re-add:leader"
+    {
         return true;
     }
     let Some((leader, term)) = leader_at(h, at_ms) else { return true };

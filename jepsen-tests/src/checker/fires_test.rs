@@ -168,6 +168,10 @@ fn only_a_fault_that_cost_the_leader_excuses_a_missed_tick() {
     // Kinds that always take the leader away.
     assert_eq!(run("pause-leader", 2, None).valid, Some(true));
     assert_eq!(run("kill-all", 0, None).valid, Some(true));
+    // The leader's links cut short: it may keep its role without being able to commit.
+    assert_eq!(run("proxy-drop-after:4096", 2, None).valid, Some(true));
+    assert_eq!(run("membership-re-add:leader", 2, None).valid, Some(true));
+    assert_eq!(run("proxy-stall", 2, None).valid, Some(false));
 }
 
 #[test]
