@@ -532,6 +532,7 @@ pub struct FaultStat {
 /// The faults of one kind (parameters dropped) in a run, summed up.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct KindStat {
+    /// Installs (a fault on every master, like `kill-all`, is one install of several targets).
     pub faults: usize,
     /// How many cost the leader.
     pub lost_leader: usize,
@@ -544,7 +545,9 @@ pub struct KindStat {
 /// reads apart from the others in a composed run.
 pub fn by_kind(h: &History, bound_ms: u64, faults: &[FaultStat], points: &[FirePoint]) -> BTreeMap<String, KindStat> {
     let mut groups: BTreeMap<String, Vec<&FaultStat>> = BTreeMap::new();
-    for f in faults {
+    let mut seen = BTreeSet::new();
+    // One install on several targets (`kill-all`) counts once.
+    for f in faults.iter().filter(|f| seen.insert((f.kind.as_str(), f.at_ms))) {
         groups.entry(f.kind.split(':').next().unwrap_or(&f.kind).to_string()).or_default().push(f);
     }
     groups

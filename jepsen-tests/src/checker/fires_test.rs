@@ -225,3 +225,29 @@ fn real_slave_crawls_are_judged_apart_from_the_stand_ins() {
     assert_eq!(real_slave(&History { events: ev.clone() }).valid, Some(false));
     assert_eq!(no_duplicate_start(&History { events: ev }).valid, Some(false));
 }
+
+#[test]
+fn faults_are_summed_up_per_kind_one_install_once() {
+    let mut ev = steady(30, "fire_all", &[]);
+    ev.push(observed(500, 2, "Leader", 3));
+    for t in 1..=3 {
+        ev.push(Event::Fault { at_ms: 3500, kind: "kill-all".into(), target: t, installed: true });
+    }
+    ev.push(observed(7000, 1, "Leader", 4));
+    for t in 1..=3 {
+        ev.push(Event::Healed { at_ms: 6000, kind: "kill-all".into(), target: t });
+    }
+    ev.push(Event::Fault { at_ms: 12_000, kind: "proxy-delay:200".into(), target: 0, installed: true });
+    ev.push(Event::Healed { at_ms: 14_000, kind: "proxy-delay:200".into(), target: 0 });
+    let h = History { events: ev };
+    let (_, l) = lateness(&h, 1000, 100);
+    let faults = per_fault(&h, 1000, &l.points);
+    assert_eq!(faults.len(), 4, "one record per target");
+    let kinds = by_kind(&h, 1000, &faults, &l.points);
+    let all = &kinds["kill-all"];
+    assert_eq!((all.faults, all.lost_leader, all.time_to_new_leader_ms.n), (1, 1, 1));
+    assert_eq!(all.time_to_new_leader_ms.p50, 3500);
+    let delay = &kinds["proxy-delay"];
+    assert_eq!((delay.faults, delay.lost_leader, delay.time_to_new_leader_ms.n), (1, 0, 0));
+    assert!(delay.lateness.n > 0);
+}
