@@ -3,9 +3,12 @@
 //! For every active schedule it enumerates the ticks due since the schedule's cursor
 //! (`last_decided_tick`, or its creation) up to `now`, and decides per the policies:
 //!
-//! - **Misfire.** A tick is *on time* if it is at most [`ON_TIME_MS`] late. `skip` fires only an
-//!   on-time newest tick; `fire_once{starting_deadline}` fires the newest due tick if it is at
-//!   most the deadline late; `fire_all{cap}` fires the newest `cap` due ticks, oldest first.
+//! - **Misfire.** A tick is *on time* if it is at most [`ON_TIME_MS`] late. A tick that came
+//!   due while this leader was planning ([`Input::live_since_ms`]) and is on time was not
+//!   missed, only decided late (a round held up by a slow quorum): it fires, under every
+//!   policy. For missed ticks (due while no leader planned): `skip` fires only an on-time
+//!   newest tick; `fire_once{starting_deadline}` fires the newest due tick if it is at most the
+//!   deadline late; `fire_all{cap}` fires the newest `cap` due ticks, oldest first.
 //!   When nothing may fire, the newest due tick is recorded as `Skip(Misfire{late_ms})`, so the
 //!   history shows a deliberate miss. Due ticks older than everything fired or recorded are
 //!   passed over with ONE `Skip(PassedOver{ticks, since_ms})` record at the newest of them (not
@@ -56,6 +59,11 @@ pub struct Input<'a> {
     pub schedule: &'a Schedule,
     /// The schedule's newest pending or running job, if any.
     pub active_job: Option<&'a str>,
+    /// Since when (scheduler clock, Unix ms) this leader has been planning without a break:
+    /// ticks due from then on were not missed, only decided late (a slow quorum, a burst), so
+    /// each on-time one fires whatever the misfire policy. `i64::MAX`: treat every due tick by
+    /// the misfire policy.
+    pub live_since_ms: i64,
 }
 
 fn tick(s: &Schedule, tick_ms: i64) -> Tick {
@@ -103,7 +111,10 @@ pub fn plan_one(input: &Input<'_>, now_ms: i64, ticks: &impl Ticks) -> Vec<Actio
     let Due { newest: due, total, first } = due_ticks(s, now_ms, ticks);
     let (Some(&newest), Some(first)) = (due.last(), first) else { return vec![] };
     let late = |t: i64| now_ms.saturating_sub(t).max(0) as u64;
+    // The on-time ticks that came due while this leader was planning: a suffix of `due`.
+    let live: Vec<i64> = due.iter().copied().filter(|t| *t >= input.live_since_ms && late(*t) <= ON_TIME_MS).collect();
     let fire: Vec<i64> = match &s.spec.misfire {
+        MisfirePolicy::Skip | MisfirePolicy::FireOnce { .. } if !live.is_empty() => live,
         MisfirePolicy::Skip if late(newest) <= ON_TIME_MS => vec![newest],
         MisfirePolicy::Skip => vec![],
         MisfirePolicy::FireOnce { starting_deadline_ms } if late(newest) <= (*starting_deadline_ms).max(ON_TIME_MS) => {

@@ -61,7 +61,7 @@ fn passed(t: i64, n: u64, since: i64) -> Action {
 }
 
 fn run(s: &Schedule, active: Option<&str>, now: i64) -> Vec<Action> {
-    plan_one(&Input { schedule: s, active_job: active }, now, &Every(1000))
+    plan_one(&Input { schedule: s, active_job: active, live_since_ms: i64::MAX }, now, &Every(1000))
 }
 
 #[test]
@@ -73,6 +73,33 @@ fn an_on_time_tick_fires_once_and_nothing_before_creation() {
     let mut s2 = s.clone();
     s2.last_decided_tick = Some(1000);
     assert_eq!(run(&s2, None, 1999), vec![]);
+}
+
+#[test]
+fn ticks_due_while_the_leader_planned_fire_each_even_when_a_round_was_late() {
+    // Every second since 1000; the last round decided 1000 and the next one ran only at 3600
+    // (its commit was slow). Ticks 2000 and 3000 came due while this leader was planning.
+    let live = |misfire: MisfirePolicy, overlap: OverlapPolicy, since: i64| {
+        let mut s = schedule(misfire, overlap);
+        s.last_decided_tick = Some(1000);
+        plan_one(&Input { schedule: &s, active_job: None, live_since_ms: since }, 3600, &Every(1000))
+    };
+    let fire_once = MisfirePolicy::FireOnce { starting_deadline_ms: 60_000 };
+    for m in [MisfirePolicy::Skip, fire_once.clone(), MisfirePolicy::FireAll { cap: 100 }] {
+        assert_eq!(live(m.clone(), OverlapPolicy::Allow, 900), vec![fire(2000), fire(3000)], "{m:?}");
+    }
+    // Ticks due before this leader planned were missed: the policy decides (newest only).
+    assert_eq!(live(fire_once.clone(), OverlapPolicy::Allow, 2500), vec![passed(2000, 1, 2000), fire(3000)]);
+    assert_eq!(live(fire_once.clone(), OverlapPolicy::Allow, i64::MAX), vec![passed(2000, 1, 2000), fire(3000)]);
+    // Only one run at a time under `forbid`.
+    assert_eq!(live(MisfirePolicy::Skip, OverlapPolicy::Forbid, 900), vec![passed(2000, 1, 2000), fire(3000)]);
+    // A live tick more than ON_TIME_MS late counts as missed.
+    let mut s = schedule(MisfirePolicy::Skip, OverlapPolicy::Allow);
+    s.last_decided_tick = Some(1000);
+    let now = 2000 + ON_TIME_MS as i64 + 500;
+    let got = plan_one(&Input { schedule: &s, active_job: None, live_since_ms: 900 }, now, &Every(1000));
+    assert!(!got.contains(&fire(2000)), "{got:?}");
+    assert!(got.contains(&fire(12000)), "{got:?}");
 }
 
 #[test]
@@ -252,17 +279,17 @@ proptest! {
                 Event::Clock(d) => now += d,
                 Event::Plan => {
                     let s = c.inputs();
-                    let actions = plan(s.iter().map(|s| Input { schedule: s, active_job: None }), now, &ticks);
+                    let actions = plan(s.iter().map(|s| Input { schedule: s, active_job: None, live_since_ms: i64::MAX }), now, &ticks);
                     check(&mut c, now, actions)?;
                     last_plan_now = last_plan_now.max(now);
                 }
                 Event::LostPlan => {
                     let s = c.inputs();
-                    let _ = plan(s.iter().map(|s| Input { schedule: s, active_job: None }), now, &ticks);
+                    let _ = plan(s.iter().map(|s| Input { schedule: s, active_job: None, live_since_ms: i64::MAX }), now, &ticks);
                 }
                 Event::DuplicatePlan => {
                     let s = c.inputs();
-                    let a1 = plan(s.iter().map(|s| Input { schedule: s, active_job: None }), now, &ticks);
+                    let a1 = plan(s.iter().map(|s| Input { schedule: s, active_job: None, live_since_ms: i64::MAX }), now, &ticks);
                     let a2 = a1.clone();
                     check(&mut c, now, a1)?;
                     check(&mut c, now, a2)?;

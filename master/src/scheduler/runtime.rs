@@ -153,15 +153,17 @@ fn active_jobs_of(s: &State, schedules: &[&Schedule]) -> BTreeMap<String, (i64, 
 }
 
 /// Plans the schedules the agenda lists as due.
-fn plan_round(s: &State, due: &[String], now_ms: i64, ticks: &impl Ticks) -> Round {
+fn plan_round(s: &State, due: &[String], now_ms: i64, live_since_ms: i64, ticks: &impl Ticks) -> Round {
     let schedules: Vec<&Schedule> = due.iter().filter_map(|id| s.schedules.get(id)).collect();
     // Only `forbid` and `replace` look at the running job.
     let judged: Vec<&Schedule> =
         schedules.iter().copied().filter(|sch| !matches!(sch.spec.overlap, OverlapPolicy::Allow)).collect();
     let active = active_jobs_of(s, &judged);
-    let inputs = schedules
-        .iter()
-        .map(|sch| plan::Input { schedule: sch, active_job: active.get(&sch.id).map(|(_, j)| j.as_str()) });
+    let inputs = schedules.iter().map(|sch| plan::Input {
+        schedule: sch,
+        active_job: active.get(&sch.id).map(|(_, j)| j.as_str()),
+        live_since_ms,
+    });
     let mut round = Round::default();
     for action in plan::plan(inputs, now_ms, ticks) {
         match action {
@@ -387,6 +389,8 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
     let mut last_orphan_scan = Instant::now();
     let mut agenda = Agenda::new();
     let guard = ClockGuard::new();
+    // Since when this leader has planned without a break (see `plan::Input::live_since_ms`).
+    let mut live_since: Option<i64> = None;
     let _guard_task =
         AbortOnDrop(tokio::spawn(guard.clone().run(ctx.node.clone(), shared.clock.clone(), ctx.token.clone())));
     loop {
@@ -394,6 +398,8 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
             return;
         }
         if !guard.may_plan(shared.clock.as_ref()) {
+            // Ticks due until planning resumes were missed, not merely late.
+            live_since = None;
             tokio::select! {
                 _ = ctx.token.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_millis(200)) => {}
@@ -403,11 +409,12 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
         // Read the applied id first: any change after it wakes the sleep below.
         let applied = ctx.node.state.last_applied();
         let now = shared.clock.now_ms();
+        let since = *live_since.get_or_insert(now);
         // Only schedules with a due tick are planned; the agenda follows the table cheaply.
         let (mut round, due) = ctx.node.state.read(|s| {
             agenda.sync(s, &ticks);
             let due = agenda.due(now);
-            (plan_round(s, &due, now, &ticks), due)
+            (plan_round(s, &due, now, since, &ticks), due)
         });
         let due = agenda.stamps(&due);
         round.applied = applied;

@@ -41,7 +41,7 @@ fn tick(id: &str, at: i64, version: u64) -> Tick {
 fn round_at(s: &State, now: i64) -> Round {
     let mut agenda = Agenda::new();
     agenda.sync(s, &OnceTicks);
-    plan_round(s, &agenda.due(now), now, &OnceTicks)
+    plan_round(s, &agenda.due(now), now, now, &OnceTicks)
 }
 
 #[test]
