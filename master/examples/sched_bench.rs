@@ -437,22 +437,26 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
 
     let (lateness, received, duplicates, all_received) = {
         let r = rec.lock().expect("lock");
-        let mut first: HashMap<&str, i64> = HashMap::new();
+        // Job id → (tick, first arrival).
+        let mut first: HashMap<&str, (i64, i64)> = HashMap::new();
         let mut dups = 0;
         for (at, job) in &r.log {
             let Some((sid, tick)) = split_job(job) else { continue };
             if tick < t0 || tick >= t1 || !second_of.contains_key(sid) {
                 continue;
             }
-            if first.insert(job.as_str(), *at).is_some() {
-                dups += 1;
+            match first.entry(job.as_str()) {
+                std::collections::hash_map::Entry::Occupied(_) => dups += 1,
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert((tick, *at));
+                }
             }
         }
-        let late: Vec<f64> = first.iter().map(|(j, at)| (at - split_job(j).expect("job").1) as f64).collect();
+        let late: Vec<f64> = first.values().map(|(tick, at)| (at - tick) as f64).collect();
         // Which seconds of the window had late fires (a stall shows as one or two seconds).
         let mut slow: BTreeMap<i64, (usize, i64)> = BTreeMap::new();
-        for (j, at) in &first {
-            let tick = split_job(j).expect("job").1;
+        for (tick, at) in first.values() {
+            let (tick, at) = (*tick, *at);
             if at - tick > 100 {
                 let e = slow.entry((tick - t0) / 1000).or_default();
                 e.0 += 1;

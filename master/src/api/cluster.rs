@@ -81,14 +81,13 @@ pub struct StateDigest {
 
 #[utoipa::path(get, path = "/api/v1/cluster/digest", tag = "cluster",
     responses((status = 200, body = StateDigest)), security(("bearer" = [])))]
-pub async fn get_digest(State(node): State<Arc<MasterNode>>) -> Json<StateDigest> {
+pub async fn get_digest(State(node): State<Arc<MasterNode>>) -> Result<Json<StateDigest>, ApiError> {
     let handle = node.state.clone();
     // Hashes every table: off the async workers.
-    let (applied, digest) = match tokio::task::spawn_blocking(move || handle.digest_at()).await {
-        Ok(v) => v,
-        Err(_) => node.state.digest_at(),
-    };
-    Json(StateDigest { id: node.id, last_applied: applied.map(|l| l.index()), digest })
+    let (applied, digest) = tokio::task::spawn_blocking(move || handle.digest_at())
+        .await
+        .map_err(|e| ApiError::Internal(format!("computing the state digest: {e}")))?;
+    Ok(Json(StateDigest { id: node.id, last_applied: applied.map(|l| l.index()), digest }))
 }
 
 /// A membership change, as forwarded to the leader.
