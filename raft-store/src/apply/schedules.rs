@@ -87,7 +87,7 @@ pub(super) fn delete(state: &mut State, id: &str, expected: Option<u64>) -> Appl
 }
 
 /// The exactly-once rule: may `tick` be decided now? On success, the schedule it belongs to.
-fn judge(state: &State, tick: &Tick) -> Result<Schedule, Rejection> {
+fn judge(state: &State, tick: &Tick) -> Result<(String, String), Rejection> {
     let Some(s) = state.schedules.get(&tick.schedule_id) else {
         return Err(Rejection::UnknownSchedule);
     };
@@ -99,11 +99,12 @@ fn judge(state: &State, tick: &Tick) -> Result<Schedule, Rejection> {
     if s.paused || s.version != tick.schedule_version {
         return Err(Rejection::Stale { current_version: s.version, paused: s.paused });
     }
-    Ok(s.clone())
+    // What the ledger record copies (not the whole schedule: a batch judges hundreds).
+    Ok((s.spec.project.clone(), s.spec.spider.clone()))
 }
 
 /// Moves the cursor and writes the ledger record of an accepted decision.
-fn decide(state: &mut State, now: u64, tick: &Tick, schedule: &Schedule, decision: FireDecision) {
+fn decide(state: &mut State, now: u64, tick: &Tick, (project, spider): (String, String), decision: FireDecision) {
     if let Some(s) = state.schedules.get_mut(&tick.schedule_id) {
         s.last_decided_tick = Some(tick.tick_ms);
     }
@@ -116,8 +117,8 @@ fn decide(state: &mut State, now: u64, tick: &Tick, schedule: &Schedule, decisio
         FireRecord {
             schedule_id: tick.schedule_id.clone(),
             tick_ms: tick.tick_ms,
-            project: schedule.spec.project.clone(),
-            spider: schedule.spec.spider.clone(),
+            project,
+            spider,
             schedule_version: tick.schedule_version,
             decided_at_ms: now,
             decision,
@@ -154,22 +155,22 @@ fn prune_ledger(state: &mut State, schedule_id: &str) {
 }
 
 pub(super) fn fire(state: &mut State, now: u64, tick: &Tick) -> Applied {
-    let schedule = match judge(state, tick) {
-        Ok(s) => s,
+    let what = match judge(state, tick) {
+        Ok(w) => w,
         Err(r) => return Applied::rejected(r),
     };
     let job_id = job_id_for(&tick.schedule_id, tick.tick_ms);
     let decision = FireDecision::Fired { job_id: job_id.clone(), dispatch: DispatchState::Pending };
-    decide(state, now, tick, &schedule, decision);
+    decide(state, now, tick, what, decision);
     Applied::Fired { job_id }
 }
 
 pub(super) fn skip(state: &mut State, now: u64, tick: &Tick, reason: &SkipReason) -> Applied {
-    let schedule = match judge(state, tick) {
-        Ok(s) => s,
+    let what = match judge(state, tick) {
+        Ok(w) => w,
         Err(r) => return Applied::rejected(r),
     };
-    decide(state, now, tick, &schedule, FireDecision::Skipped { reason: reason.clone() });
+    decide(state, now, tick, what, FireDecision::Skipped { reason: reason.clone() });
     Applied::Skipped
 }
 
