@@ -7,8 +7,11 @@
 //! pause flag, cursor), so a clock jump changes which entries are due, never the entries.
 //!
 //! [`Agenda::sync`] compares its copy of each schedule's (version, paused, cursor, creation) with
-//! the replicated table and recomputes only the entries that differ; it does nothing at all while
-//! the table's [`raft_store::state::Table::generation`] stamp is unchanged, which is the common
+//! the replicated row and recomputes only the entries that differ. It looks only at the rows the
+//! table's journal ([`raft_store::state::table::Table::changed_since`]) names as changed since its last
+//! sync — a round's fired schedules, not all of them — comparing every row only when the
+//! journal cannot tell (the first sync, a snapshot installed); and it does nothing at all while
+//! the table's [`raft_store::state::table::Table::generation`] stamp is unchanged, which is the common
 //! case (every delivery outcome commits an entry, none of which touches the schedules table).
 
 use std::collections::BTreeSet;
@@ -60,19 +63,42 @@ impl Agenda {
         if self.synced == Some(generation) {
             return;
         }
+        // Only the rows changed since the last sync, when the table can tell (a round changes
+        // its fired schedules' cursors: hundreds of rows of perhaps 100k).
+        if let Some(changed) = self.synced.and_then(|g| s.schedules.changed_since(g)) {
+            let ids: BTreeSet<&String> = changed.collect();
+            for id in ids {
+                self.refresh(id, s.schedules.get(id), ticks);
+            }
+        } else {
+            self.full_sync(s, ticks);
+        }
         self.synced = Some(generation);
+    }
+
+    /// Recomputes the entry of `id` from its row (`None`: deleted) if the row changed.
+    fn refresh(&mut self, id: &str, row: Option<&Schedule>, ticks: &impl Ticks) {
+        let Some(sch) = row else {
+            self.set(id, None);
+            return;
+        };
+        let stamp = Stamp::of(sch);
+        if self.entries.get(id).is_some_and(|e| e.stamp == stamp) {
+            return;
+        }
+        let next = if sch.paused { None } else { ticks.next_after(sch, stamp.cursor) };
+        self.set(id, Some(Entry { stamp, next }));
+    }
+
+    /// Compares every row (first sync, or the table could not say what changed).
+    fn full_sync(&mut self, s: &State, ticks: &impl Ticks) {
         let known_before = self.entries.len();
         let mut still_there = 0;
         for sch in s.schedules.values() {
-            let stamp = Stamp::of(sch);
-            if let Some(e) = self.entries.get(&sch.id) {
+            if self.entries.contains_key(&sch.id) {
                 still_there += 1;
-                if e.stamp == stamp {
-                    continue;
-                }
             }
-            let next = if sch.paused { None } else { ticks.next_after(sch, stamp.cursor) };
-            self.set(&sch.id, Some(Entry { stamp, next }));
+            self.refresh(&sch.id, Some(sch), ticks);
         }
         // Some tracked schedule is no longer in the table: deleted.
         if still_there < known_before {
@@ -240,6 +266,56 @@ mod tests {
         s.schedules.get_mut(&"a".to_string()).expect("a").last_decided_tick = Some(5);
         agenda.sync(&s, &OnceTicks);
         assert_eq!(agenda.next_wakeup(), None, "a one-off has no tick after its decided one");
+    }
+
+    /// What a fresh agenda (a full comparison) makes of `s`.
+    fn fresh(s: &State) -> Vec<(i64, String)> {
+        let mut a = Agenda::new();
+        a.sync(s, &Every(1000));
+        a.queue.into_iter().collect()
+    }
+
+    #[test]
+    fn an_incremental_sync_ends_where_a_full_comparison_does() {
+        // A small journal, so the run also crosses its overflow (then every row is compared).
+        for capacity in [3, 1 << 16] {
+            let mut s = State::default();
+            s.schedules = raft_store::state::table::Table::with_journal("schedules", capacity);
+            let mut agenda = Agenda::new();
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+            let mut next = move |n: u64| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed % n
+            };
+            for step in 0..400 {
+                // One to four changes between syncs: insert, move a cursor, pause, delete.
+                for _ in 0..=next(4) {
+                    let id = format!("s{}", next(12));
+                    match next(4) {
+                        0 => s.schedules.insert(id.clone(), schedule(&id, step)),
+                        1 => {
+                            if let Some(sch) = s.schedules.get_mut(&id) {
+                                sch.last_decided_tick = Some(next(20) as i64 * 1000);
+                            }
+                        }
+                        2 => {
+                            if let Some(sch) = s.schedules.get_mut(&id) {
+                                sch.paused = !sch.paused;
+                            }
+                        }
+                        _ => {
+                            s.schedules.remove(&id);
+                        }
+                    }
+                }
+                agenda.sync(&s, &Every(1000));
+                let got: Vec<(i64, String)> = agenda.queue.iter().cloned().collect();
+                assert_eq!(got, fresh(&s), "capacity {capacity}, step {step}");
+                assert_eq!(agenda.len(), s.schedules.len(), "capacity {capacity}, step {step}");
+            }
+        }
     }
 
     #[test]

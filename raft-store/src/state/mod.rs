@@ -128,7 +128,8 @@ impl JobIndex {
 impl Default for State {
     fn default() -> Self {
         Self {
-            schedules: Table::new("schedules"),
+            // The leader's agenda follows this table by its journal (one round's fires each).
+            schedules: Table::with_journal("schedules", 1 << 16),
             fires: Table::new("fires"),
             nodes: Table::new("nodes"),
             projects: Table::new("projects"),
