@@ -13,6 +13,13 @@ use std::sync::atomic::Ordering;
 pub trait Clock: Send + Sync {
     /// Unix milliseconds.
     fn now_ms(&self) -> i64;
+
+    /// How long until Unix ms `at_ms` (zero if it has come). Finer than `now_ms` where the clock
+    /// can be: a wake-up computed from truncated milliseconds starts a tick's round up to a
+    /// millisecond late.
+    fn until(&self, at_ms: i64) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::try_from(at_ms.saturating_sub(self.now_ms())).unwrap_or(0))
+    }
 }
 
 /// The system clock, optionally shifted by a debug offset.
@@ -63,6 +70,15 @@ impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
         system_now_ms().saturating_add(self.offset_ms())
     }
+
+    fn until(&self, at_ms: i64) -> std::time::Duration {
+        let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
+            return std::time::Duration::ZERO;
+        };
+        let now_us =
+            i64::try_from(now.as_micros()).unwrap_or(i64::MAX).saturating_add(self.offset_ms().saturating_mul(1000));
+        std::time::Duration::from_micros(u64::try_from(at_ms.saturating_mul(1000).saturating_sub(now_us)).unwrap_or(0))
+    }
 }
 
 /// A clock that only moves when told to (tests).
@@ -102,6 +118,21 @@ mod tests {
         assert!(after - before >= 3_600_000 && after - before < 3_660_000, "{before} {after}");
         c.set_offset_ms(0).expect("adjustable");
         assert!(c.now_ms() - before < 60_000);
+    }
+
+    #[test]
+    fn until_counts_down_to_an_instant_and_stops_at_zero() {
+        let c = SystemClock::new(true);
+        let now = c.now_ms();
+        let d = c.until(now + 5_000);
+        assert!(d > std::time::Duration::from_millis(3_000) && d <= std::time::Duration::from_millis(5_000), "{d:?}");
+        assert_eq!(c.until(now - 1), std::time::Duration::ZERO);
+        // The offset moves "now", so it moves what is still ahead.
+        c.set_offset_ms(10_000).expect("adjustable");
+        assert_eq!(c.until(now + 5_000), std::time::Duration::ZERO);
+        let m = ManualClock::new(1_000);
+        assert_eq!(m.until(1_250), std::time::Duration::from_millis(250));
+        assert_eq!(m.until(900), std::time::Duration::ZERO);
     }
 
     #[test]

@@ -449,10 +449,10 @@ pub async fn run_with<T: Ticks + Send + Sync + 'static>(ctx: LeaderContext, cloc
                 }
             }
         }
-        let sleep = match agenda.next_wakeup() {
-            Some(at) => {
-                Duration::from_millis((at - shared.clock.now_ms()).clamp(1, MAX_SLEEP.as_millis() as i64) as u64)
-            }
+        let sleep = match agenda.next_wakeup().map(|at| shared.clock.until(at)) {
+            // Due already but not planned (postponed, or held): look again shortly.
+            Some(d) if d.is_zero() => Duration::from_millis(1),
+            Some(d) => d.min(MAX_SLEEP),
             None => MAX_SLEEP,
         };
         tokio::select! {
