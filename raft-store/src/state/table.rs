@@ -67,7 +67,9 @@ where
     /// every row.
     pub fn changed_since(&self, generation: u64) -> Option<impl Iterator<Item = &K>> {
         let j = self.journal.as_ref()?;
-        if generation < j.complete_after {
+        // Older than the journal reaches, or newer than this table: a stamp of another table
+        // instance (a state replaced wholesale is built by `load`, which resets the journal).
+        if generation < j.complete_after || generation > self.generation {
             return None;
         }
         // Generations only grow, so the entries after `generation` are a suffix.
@@ -216,6 +218,9 @@ mod tests {
         t.load("c".into(), 3);
         assert_eq!(keys(t.changed_since(g4)), None);
         assert_eq!(keys(t.changed_since(t.generation())), Some(vec![]));
+        // A stamp newer than the table is another table's: no answer.
+        let other: Table<String, u32> = Table::with_journal("t", 3);
+        assert_eq!(keys(t.changed_since(other.generation())), None);
     }
 
     #[test]
