@@ -58,25 +58,21 @@ impl SystemClock {
     }
 }
 
-/// Unix ms of the system clock (0 before 1970, which no real clock reports).
-fn system_now_ms() -> i64 {
+/// Unix µs of the system clock (0 before 1970, which no real clock reports).
+fn system_now_us() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        system_now_ms().saturating_add(self.offset_ms())
+        (system_now_us() / 1000).saturating_add(self.offset_ms())
     }
 
     fn until(&self, at_ms: i64) -> std::time::Duration {
-        let Ok(now) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) else {
-            return std::time::Duration::ZERO;
-        };
-        let now_us =
-            i64::try_from(now.as_micros()).unwrap_or(i64::MAX).saturating_add(self.offset_ms().saturating_mul(1000));
+        let now_us = system_now_us().saturating_add(self.offset_ms().saturating_mul(1000));
         std::time::Duration::from_micros(u64::try_from(at_ms.saturating_mul(1000).saturating_sub(now_us)).unwrap_or(0))
     }
 }

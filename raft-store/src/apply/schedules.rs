@@ -86,7 +86,8 @@ pub(super) fn delete(state: &mut State, id: &str, expected: Option<u64>) -> Appl
     Applied::Done
 }
 
-/// The exactly-once rule: may `tick` be decided now? On success, the schedule it belongs to.
+/// The exactly-once rule: may `tick` be decided now? On success, the project and spider its
+/// schedule runs (what the ledger record copies).
 fn judge(state: &State, tick: &Tick) -> Result<(String, String), Rejection> {
     let Some(s) = state.schedules.get(&tick.schedule_id) else {
         return Err(Rejection::UnknownSchedule);
@@ -99,7 +100,7 @@ fn judge(state: &State, tick: &Tick) -> Result<(String, String), Rejection> {
     if s.paused || s.version != tick.schedule_version {
         return Err(Rejection::Stale { current_version: s.version, paused: s.paused });
     }
-    // What the ledger record copies (not the whole schedule: a batch judges hundreds).
+    // Not the whole schedule: a batch judges hundreds.
     Ok((s.spec.project.clone(), s.spec.spider.clone()))
 }
 
