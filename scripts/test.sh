@@ -4,7 +4,10 @@
 # Needs root (the fault-injection suite creates network namespaces): re-runs itself with sudo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ "$(id -u)" -ne 0 ]; then exec sudo -E "$0" "$@"; fi
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "test.sh: needs root (network namespaces); run it as root" >&2; exit 1; }
+  exec sudo -E "$0" "$@"
+fi
 source scripts/setup.sh
 ensure_all
 
