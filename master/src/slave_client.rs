@@ -359,20 +359,13 @@ fn clip(s: &str) -> String {
 }
 
 /// The name under which Scrapyd (and spider-slave) store and list an egg version: every
-/// character outside `[A-Za-z0-9_-]` becomes `_` (`1.0-abc` is listed as `1_0-abc`).
-pub fn scrapyd_version_name(version: &str) -> String {
-    version.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
-}
+/// character outside `[A-Za-z0-9_-]` becomes `_` (`1.0-abc` is listed as `1_0-abc`). The rule
+/// is `scrapyd_wire`'s, shared with spider-slave.
+pub use scrapyd_wire::versions::sanitize as scrapyd_version_name;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_are_named_as_scrapyd_lists_them() {
-        assert_eq!(super::scrapyd_version_name("1.0-abc_D"), "1_0-abc_D");
-        assert_eq!(super::scrapyd_version_name("r42"), "r42");
-    }
 
     #[test]
     fn scrapyd_times_parse() {

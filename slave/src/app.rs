@@ -65,7 +65,7 @@ impl App {
 
     /// Whether Scrapyd would have a queue for this project.
     pub fn project_exists(&self, project: &str) -> bool {
-        crate::versions::check_component(project).is_ok()
+        scrapyd_wire::versions::check_component(project).is_ok()
             && (self.eggs.root().join(project).is_dir() || self.config.settings_module(project).is_some())
     }
 

@@ -1,89 +1,22 @@
 //! Egg storage: `eggs_dir/<project>/<sanitised version>.egg`, checked before anything is written.
 //!
-//! An upload is validated in memory (ZIP, size, ZIP-bomb limits, the `scrapy` → `settings`
-//! entry point) and then written to a temp file and renamed into place, so a rejected or
-//! interrupted upload never touches the versions already stored.
+//! An upload is validated in memory first (`scrapyd_wire::egg::validate`, called by the
+//! `addversion` handler) and then written here to a temp file and renamed into place, so a
+//! rejected or interrupted upload never touches the versions already stored. Version names and
+//! their "latest" order are `scrapyd_wire::versions`'.
 
-use std::io::{Cursor, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
-use crate::versions::{check_component, sanitize, sort_versions};
+use scrapyd_wire::versions::{check_component, sanitize, sort_versions};
 
-/// Limits applied to an uploaded egg.
-#[derive(Debug, Clone, Copy)]
-pub struct EggLimits {
-    /// Largest accepted upload in bytes.
-    pub max_size: u64,
-    /// Largest total uncompressed size of all members.
-    pub max_unpacked: u64,
-}
+use crate::error::{Error, Result};
 
 /// The filesystem egg store. Holds only its root; every call goes to the disk, so eggs dropped
 /// in by hand are seen at once (as in Scrapyd).
 #[derive(Debug, Clone)]
 pub struct EggStore {
     root: PathBuf,
-}
-
-/// Reads the settings module from an egg's `EGG-INFO/entry_points.txt` (`[scrapy] settings = m`).
-pub fn settings_module(entry_points: &str) -> Option<String> {
-    let mut in_scrapy = false;
-    for line in entry_points.lines() {
-        let t = line.trim();
-        if let Some(sec) = t.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
-            in_scrapy = sec.trim() == "scrapy";
-            continue;
-        }
-        if in_scrapy {
-            if let Some((k, v)) = t.split_once('=') {
-                if k.trim() == "settings" {
-                    let module = v.split(':').next().unwrap_or("").trim();
-                    if !module.is_empty() {
-                        return Some(module.to_string());
-                    }
-                }
-            }
-        }
-    }
-    None
-}
-
-/// Checks that `bytes` is a ZIP within `limits` that carries the Scrapy entry point.
-pub fn validate(bytes: &[u8], limits: EggLimits) -> Result<String> {
-    if bytes.len() as u64 > limits.max_size {
-        return Err(Error::EggTooLarge(format!(
-            "egg is {} bytes, the limit is {} bytes (max_egg_size)",
-            bytes.len(),
-            limits.max_size
-        )));
-    }
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| Error::NotAZip)?;
-    let mut total: u64 = 0;
-    for i in 0..archive.len() {
-        let file = archive.by_index_raw(i).map_err(|e| Error::BadEgg(format!("corrupt ZIP member #{i}: {e}")))?;
-        total = total.saturating_add(file.size());
-        if total > limits.max_unpacked {
-            return Err(Error::EggTooLarge(format!(
-                "egg expands to more than {} bytes (max_egg_unpacked); refusing a possible ZIP bomb",
-                limits.max_unpacked
-            )));
-        }
-    }
-    let mut text = String::new();
-    {
-        let entry = archive.by_name("EGG-INFO/entry_points.txt").map_err(|_| {
-            Error::BadEgg("egg has no EGG-INFO/entry_points.txt with a [scrapy] settings entry point".into())
-        })?;
-        // Bounded read: the declared size may lie.
-        let mut limited = entry.take(1024 * 1024);
-        limited
-            .read_to_string(&mut text)
-            .map_err(|e| Error::BadEgg(format!("unreadable EGG-INFO/entry_points.txt: {e}")))?;
-    }
-    settings_module(&text).ok_or_else(|| {
-        Error::BadEgg("EGG-INFO/entry_points.txt has no 'settings' entry point in group [scrapy]".into())
-    })
 }
 
 impl EggStore {
@@ -189,33 +122,6 @@ impl EggStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn egg(entry_points: Option<&str>) -> Vec<u8> {
-        let mut buf = Cursor::new(Vec::new());
-        {
-            let mut w = zip::ZipWriter::new(&mut buf);
-            let opts = zip::write::SimpleFileOptions::default();
-            if let Some(ep) = entry_points {
-                w.start_file("EGG-INFO/entry_points.txt", opts).unwrap();
-                w.write_all(ep.as_bytes()).unwrap();
-            }
-            w.start_file("proj/__init__.py", opts).unwrap();
-            w.finish().unwrap();
-        }
-        buf.into_inner()
-    }
-
-    const LIMITS: EggLimits = EggLimits { max_size: 1 << 20, max_unpacked: 1 << 20 };
-
-    #[test]
-    fn validation() {
-        assert_eq!(validate(&egg(Some("[scrapy]\nsettings = proj.settings\n")), LIMITS).unwrap(), "proj.settings");
-        assert!(matches!(validate(b"not a zip", LIMITS), Err(Error::NotAZip)));
-        assert!(matches!(validate(&egg(None), LIMITS), Err(Error::BadEgg(_))));
-        assert!(matches!(validate(&egg(Some("[other]\nsettings=x\n")), LIMITS), Err(Error::BadEgg(_))));
-        let small = EggLimits { max_size: 10, max_unpacked: 1 << 20 };
-        assert!(matches!(validate(&egg(None), small), Err(Error::EggTooLarge(_))));
-    }
 
     #[test]
     fn store_roundtrip() {

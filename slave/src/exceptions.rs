@@ -13,13 +13,13 @@ use axum::extract::{Request, State};
 use axum::http::Response;
 use axum::routing::get;
 use axum::Router;
+use scrapyd_wire::envelope::{self, Verb};
+use scrapyd_wire::params::Params;
+use scrapyd_wire::pyjson::{obj, Json};
 
-use crate::api::envelope;
-use crate::api::params::Params;
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::jobs::JobSpec;
-use crate::pyjson::{obj, Json};
 
 /// Most bytes read per call.
 const MAX_CHUNK: u64 = 8 * 1024 * 1024;
@@ -156,11 +156,11 @@ fn read(app: &App, p: &Params) -> Result<Vec<(String, Json)>> {
 async fn handler(State(app): State<Arc<App>>, req: Request) -> Response<Body> {
     let res = match Params::from_request(req, 1 << 20).await {
         Ok(p) => read(&app, &p),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     };
     match res {
-        Ok(payload) => envelope::ok(&app.config.node_name, payload, false),
-        Err(e) => envelope::error(&app.config.node_name, &e, false),
+        Ok(payload) => envelope::ok(&app.config.node_name, payload, Verb::Get),
+        Err(e) => e.envelope(&app.config.node_name, Verb::Get),
     }
 }
 

@@ -2,17 +2,19 @@
 //!
 //! Layout (one role per module):
 //! - `config`: typed configuration read like Scrapyd (`scrapyd.conf`, `SCRAPYD_*`).
-//! - `api/`: the Scrapyd web services (`params`, `envelope`, `projects`, `jobs`).
+//! - `api/`: the Scrapyd web services: routing and method rules (`mod`), `projects`, `jobs`.
+//!   The wire rules they answer by (Python JSON, the envelope, parameters, version names, egg
+//!   checks) are the shared `scrapyd_wire` crate's.
 //! - `auth`: basic auth over every path.
 //! - `html/`: the pages clients scrape (`/`, `/jobs`, directory listings).
 //! - `static_files`: `/logs/…` and `/items/…` with Range support.
-//! - `eggs`, `versions`: egg storage, validation, version names and order.
+//! - `eggs`: egg storage (validation and version names: `scrapyd_wire`).
 //! - `runner` (+ `runner.py`): the Python side: `scrapy list` and the crawl command line.
 //! - `queue`, `jobs`, `journal`: pending queue, job book and its crash-safe journal.
 //! - `launcher`, `procinfo`: starting, watching, signalling and re-adopting crawl processes.
 //! - `outcome`, `exceptions`: what job logs say. `metrics`: host and job metrics.
 //!
-//! Architecture invariant: this crate depends on no other workspace crate.
+//! Architecture invariant: of the workspace crates, this one depends only on `scrapyd-wire`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
@@ -29,11 +31,9 @@ pub mod launcher;
 pub mod metrics;
 pub mod outcome;
 pub mod procinfo;
-pub mod pyjson;
 pub mod queue;
 pub mod runner;
 pub mod static_files;
-pub mod versions;
 
 use std::future::Future;
 use std::sync::Arc;

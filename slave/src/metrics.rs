@@ -12,11 +12,11 @@ use axum::extract::State;
 use axum::http::{header, HeaderValue, Response};
 use axum::routing::get;
 use axum::Router;
+use scrapyd_wire::envelope::{self, Verb};
+use scrapyd_wire::pyjson::{obj, Json};
 use sysinfo::{Disks, Networks, System};
 
-use crate::api::envelope;
 use crate::app::App;
-use crate::pyjson::{obj, Json};
 
 /// One reading of the host.
 #[derive(Debug, Clone, Default)]
@@ -163,7 +163,7 @@ async fn metrics_json(State(app): State<Arc<App>>) -> Response<Body> {
         ),
         ("slots".to_string(), Json::from(app.config.slots())),
     ];
-    envelope::ok(&app.config.node_name, payload, false)
+    envelope::ok(&app.config.node_name, payload, Verb::Get)
 }
 
 async fn prometheus(State(app): State<Arc<App>>) -> Response<Body> {

@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
+use scrapyd_wire::pyjson::{obj, Json};
 use serde::{Deserialize, Serialize};
-
-use crate::pyjson::{obj, Json};
 
 /// How a job ended, in one word (extra `outcome` field in listjobs/status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use scrapyd_wire::pyjson::{obj, Json};
 use tokio::process::Command;
 
 use crate::config::Config;
 use crate::eggs::EggStore;
 use crate::error::{Error, Result};
 use crate::jobs::JobSpec;
-use crate::pyjson::{obj, Json};
 
 /// The Python runner source, shipped in the binary.
 pub const RUNNER_PY: &str = include_str!("runner.py");

@@ -10,9 +10,9 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method, Response, StatusCode};
 use axum::routing::get;
 use axum::Router;
+use scrapyd_wire::params::percent_decode;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use crate::api::params::percent_decode;
 use crate::app::App;
 use crate::html::{dirlisting, html, no_such_resource};
 

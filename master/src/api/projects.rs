@@ -2,7 +2,6 @@
 //! then puts it on every live slave), listing with per-slave deployment status, and deletion.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
@@ -122,46 +121,26 @@ pub struct UploadQuery {
     pub replace: bool,
 }
 
-/// Checks that `egg` is a ZIP egg with a Scrapy settings entry point, without unpacking it.
+/// Checks that `egg` is a ZIP egg with a Scrapy settings entry point, without unpacking it
+/// (the rules are `scrapyd_wire::egg`'s, shared with spider-slave; the size limit is the
+/// caller's, checked before).
 pub fn check_egg(egg: &[u8]) -> Result<(), ApiError> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(egg))
-        .map_err(|e| ApiError::bad("egg", format!("not a valid egg (ZIP) file: {e}")))?;
-    if zip.len() > MAX_ENTRIES {
-        return Err(ApiError::bad("egg", format!("{} entries, at most {MAX_ENTRIES}", zip.len())));
-    }
-    let mut unpacked: u64 = 0;
-    let mut entry_points = None;
-    for i in 0..zip.len() {
-        let f = zip.by_index(i).map_err(|e| ApiError::bad("egg", format!("damaged ZIP entry {i}: {e}")))?;
-        unpacked = unpacked.saturating_add(f.size());
-        if f.name().contains("..") || f.name().starts_with('/') {
-            return Err(ApiError::bad("egg", format!("entry {:?} escapes the egg", f.name())));
-        }
-        if f.name() == "EGG-INFO/entry_points.txt" {
-            let mut text = String::new();
-            f.take(64 * 1024)
-                .read_to_string(&mut text)
-                .map_err(|e| ApiError::bad("egg", format!("EGG-INFO/entry_points.txt: {e}")))?;
-            entry_points = Some(text);
-        }
-    }
-    if unpacked > MAX_UNPACKED {
-        return Err(ApiError::bad("egg", format!("unpacks to {unpacked} bytes, at most {MAX_UNPACKED}")));
-    }
-    let text = entry_points.ok_or_else(|| ApiError::bad("egg", "no EGG-INFO/entry_points.txt: not a Scrapy egg"))?;
-    let mut in_scrapy = false;
-    let has_settings = text.lines().map(str::trim).any(|l| {
-        if l.starts_with('[') {
-            in_scrapy = l == "[scrapy]";
-            false
-        } else {
-            in_scrapy && l.split('=').next().is_some_and(|k| k.trim() == "settings")
-        }
-    });
-    if !has_settings {
-        return Err(ApiError::bad("egg", "entry_points.txt has no [scrapy] settings = … entry point"));
-    }
-    Ok(())
+    use scrapyd_wire::egg::EggError;
+    let limits =
+        scrapyd_wire::egg::EggLimits { max_size: u64::MAX, max_unpacked: MAX_UNPACKED, max_entries: MAX_ENTRIES };
+    let why = match scrapyd_wire::egg::validate(egg, limits) {
+        Ok(_) => return Ok(()),
+        Err(EggError::TooLarge { size, limit }) => format!("{size} bytes, at most {limit}"),
+        Err(EggError::NotAZip(e)) => format!("not a valid egg (ZIP) file: {e}"),
+        Err(EggError::TooManyEntries { entries, limit }) => format!("{entries} entries, at most {limit}"),
+        Err(EggError::DamagedEntry { index, reason }) => format!("damaged ZIP entry {index}: {reason}"),
+        Err(EggError::EscapingEntry(name)) => format!("entry {name:?} escapes the egg"),
+        Err(EggError::ZipBomb { unpacked, limit }) => format!("unpacks to {unpacked} bytes, at most {limit}"),
+        Err(EggError::NoEntryPoints) => "no EGG-INFO/entry_points.txt: not a Scrapy egg".into(),
+        Err(EggError::UnreadableEntryPoints(e)) => format!("EGG-INFO/entry_points.txt: {e}"),
+        Err(EggError::NoSettings) => "entry_points.txt has no [scrapy] settings = … entry point".into(),
+    };
+    Err(ApiError::bad("egg", why))
 }
 
 #[utoipa::path(post, path = "/api/v1/projects/{project}/versions", tag = "projects",

@@ -17,17 +17,8 @@ fn egg_form(version: &str, egg: Vec<u8>) -> reqwest::multipart::Form {
 
 /// A ZIP with the given files.
 fn zip_of(files: &[(&str, &str)]) -> Vec<u8> {
-    use std::io::Write;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        for (name, body) in files {
-            z.start_file(*name, zip::write::SimpleFileOptions::default()).expect("start");
-            z.write_all(body.as_bytes()).expect("write");
-        }
-        z.finish().expect("finish");
-    }
-    buf.into_inner()
+    let egg = files.iter().fold(scrapyd_wire::egg::EggBuilder::new(), |egg, (name, body)| egg.file(*name, body));
+    egg.build().expect("zip")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -11,15 +11,7 @@ use crate::fixtures::*;
 
 /// A minimal Scrapy egg (a ZIP with a settings entry point).
 fn egg() -> Vec<u8> {
-    use std::io::Write;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut z = zip::ZipWriter::new(&mut buf);
-        z.start_file("EGG-INFO/entry_points.txt", zip::write::SimpleFileOptions::default()).expect("start");
-        z.write_all(b"[scrapy]\nsettings = demo.settings\n").expect("write");
-        z.finish().expect("finish");
-    }
-    buf.into_inner()
+    scrapyd_wire::egg::EggBuilder::scrapy("demo", "demo.settings").build().expect("egg")
 }
 
 /// A cluster with project `demo` (version `1`) and a slave tagged `eu`, added through the

@@ -26,38 +26,10 @@ pub fn python() -> PathBuf {
 pub fn demo_egg() -> &'static [u8] {
     static EGG: OnceLock<Vec<u8>> = OnceLock::new();
     EGG.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../slave/tests/fixtures/demo");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let proj = dir.path().join("demo");
-        copy_dir(&src, &proj);
-        let out = dir.path().join("dist");
-        let st = Command::new(python())
-            .args(["setup.py", "-q", "bdist_egg", "-d"])
-            .arg(&out)
-            .current_dir(&proj)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run setup.py");
-        assert!(st.success(), "bdist_egg failed");
-        let egg = std::fs::read_dir(&out).expect("dist").next().expect("an egg").expect("entry").path();
-        std::fs::read(egg).expect("read egg")
+        let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("../slave/tests/fixtures/demo/demo");
+        let egg = scrapyd_wire::egg::EggBuilder::scrapy("demo", "demo.settings").dir("demo", &pkg).expect("fixture");
+        egg.build().expect("egg")
     })
-}
-
-fn copy_dir(src: &Path, dest: &Path) {
-    std::fs::create_dir_all(dest).expect("mkdir");
-    for e in std::fs::read_dir(src).expect("read fixture") {
-        let e = e.expect("entry");
-        let name = e.file_name();
-        if name == "__pycache__" || name == "build" || name.to_string_lossy().ends_with(".egg-info") {
-            continue;
-        }
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &dest.join(&name));
-        } else {
-            std::fs::copy(e.path(), dest.join(&name)).expect("copy");
-        }
-    }
 }
 
 /// A spider-slave running in this process; it can be stopped and started again on its address.

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, FixedOffset};
+use scrapyd_wire::params::{bytes_repr, Params};
+use scrapyd_wire::pyjson::{obj, Json};
 
-use crate::api::params::{bytes_repr, Params};
 use crate::app::{App, FileIndex};
 use crate::error::{Error, Result};
 use crate::jobs::{FinishedJob, JobSpec, JobState};
 use crate::procinfo;
-use crate::pyjson::{obj, Json};
 
 type Payload = Result<Vec<(String, Json)>>;
 
@@ -80,7 +80,7 @@ pub async fn schedule(app: &Arc<App>, p: &Params, headers: &HeaderMap) -> Payloa
     }
     // The job id names the log, items and JOBDIR files: it must be one safe path component.
     if let Some(id) = &jobid {
-        crate::versions::check_component(id)?;
+        scrapyd_wire::versions::check_component(id)?;
     }
     let key = headers.get(IDEMPOTENCY_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     if !app.project_exists(&project) {

@@ -3,11 +3,10 @@
 //! Each endpoint is registered for every method; [`dispatch`] answers OPTIONS, rejects wrong
 //! methods the way Twisted does (HTTP 200, `UnsupportedMethod: …`), parses parameters and turns
 //! the handler's result into the envelope. Handlers live in `projects` (eggs, versions,
-//! spiders) and `jobs` (schedule, cancel, status, listings).
+//! spiders) and `jobs` (schedule, cancel, status, listings). The envelope, the method rules and
+//! parameter parsing are `scrapyd_wire`'s.
 
-pub mod envelope;
 pub mod jobs;
-pub mod params;
 pub mod projects;
 
 use std::sync::Arc;
@@ -17,11 +16,12 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, Response};
 use axum::routing::any;
 use axum::Router;
+use scrapyd_wire::envelope::{self, Verb};
+use scrapyd_wire::params::Params;
+use scrapyd_wire::pyjson::Json;
 
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::pyjson::Json;
-use params::Params;
 
 /// A Scrapyd web service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,11 +72,20 @@ impl Endpoint {
     }
 
     /// POST services; the others are GET (and HEAD).
-    pub fn is_post(self) -> bool {
-        matches!(
-            self,
-            Endpoint::AddVersion | Endpoint::Schedule | Endpoint::Cancel | Endpoint::DelVersion | Endpoint::DelProject
-        )
+    pub fn verb(self) -> Verb {
+        match self {
+            Endpoint::AddVersion
+            | Endpoint::Schedule
+            | Endpoint::Cancel
+            | Endpoint::DelVersion
+            | Endpoint::DelProject => Verb::Post,
+            Endpoint::DaemonStatus
+            | Endpoint::Status
+            | Endpoint::ListProjects
+            | Endpoint::ListVersions
+            | Endpoint::ListSpiders
+            | Endpoint::ListJobs => Verb::Get,
+        }
     }
 }
 
@@ -95,27 +104,25 @@ pub fn router(app: &Arc<App>) -> Router<Arc<App>> {
 }
 
 async fn dispatch(app: Arc<App>, ep: Endpoint, req: Request) -> Response<Body> {
-    let post = ep.is_post();
+    let verb = ep.verb();
     let node = app.config.node_name.clone();
     let method = req.method().clone();
     if method == Method::OPTIONS {
-        return envelope::options(post);
+        return envelope::options(verb);
     }
-    let allowed = if post { method == Method::POST } else { method == Method::GET || method == Method::HEAD };
-    if !allowed {
-        let list = if post { "[b'HEAD', b'OPTIONS', b'POST']" } else { "[b'HEAD', b'OPTIONS', b'GET']" };
-        return envelope::error(&node, &Error::UnsupportedMethod(list), post);
+    if !verb.permits(&method) {
+        return Error::UnsupportedMethod(verb.twisted_list()).envelope(&node, verb);
     }
     let headers = req.headers().clone();
     let limit =
         usize::try_from(app.config.max_egg_size.saturating_mul(3).saturating_add(1 << 20)).unwrap_or(usize::MAX);
     let result = match Params::from_request(req, limit).await {
         Ok(params) => handle(&app, ep, &params, &headers).await,
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     };
     match result {
-        Ok(payload) => envelope::ok(&node, payload, post),
-        Err(e) => envelope::error(&node, &e, post),
+        Ok(payload) => envelope::ok(&node, payload, verb),
+        Err(e) => e.envelope(&node, verb),
     }
 }
 

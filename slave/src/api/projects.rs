@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use crate::api::params::Params;
+use scrapyd_wire::egg::{validate, EggError, EggLimits};
+use scrapyd_wire::params::Params;
+use scrapyd_wire::pyjson::Json;
+use scrapyd_wire::versions::check_component;
+
 use crate::app::App;
-use crate::eggs::{validate, EggLimits};
 use crate::error::{Error, Result};
-use crate::pyjson::Json;
-use crate::versions::check_component;
 
 type Payload = Result<Vec<(String, Json)>>;
 
@@ -21,14 +22,19 @@ pub async fn addversion(app: &Arc<App>, p: &Params) -> Payload {
     let project = p.req("project")?;
     let version = p.req("version")?;
     let egg = p.raw("egg").ok_or_else(|| Error::MissingParam("egg".into()))?;
-    let limits = EggLimits { max_size: app.config.max_egg_size, max_unpacked: app.config.max_egg_unpacked };
+    // Scrapyd has no limit on the number of members.
+    let limits = EggLimits {
+        max_size: app.config.max_egg_size,
+        max_unpacked: app.config.max_egg_unpacked,
+        max_entries: usize::MAX,
+    };
+    let checked = validate(egg, limits);
     // Traversal is reported before the egg's own problems when the upload is at least a ZIP,
     // like Scrapyd (which checks "is a ZIP" first and the project name when storing).
-    if egg.len() as u64 <= limits.max_size && zip::ZipArchive::new(std::io::Cursor::new(egg)).is_ok() {
+    if !matches!(checked, Err(EggError::TooLarge { .. } | EggError::NotAZip(_))) {
         check_component(&project)?;
     }
-    validate(egg, limits)?;
-    check_component(&project)?;
+    checked?;
     app.eggs.put(&project, &version, egg)?;
     app.runner.evict(&project);
     tracing::info!(project = %project, version = %version, bytes = egg.len(), "egg stored");

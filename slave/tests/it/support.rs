@@ -12,6 +12,7 @@ use axum::extract::Path as UrlPath;
 use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
+use scrapyd_wire::egg::EggBuilder;
 use serde_json::Value;
 use tokio::net::TcpListener;
 
@@ -79,24 +80,13 @@ fn copy_dir(src: &Path, dest: &Path) {
     }
 }
 
-/// The fixture project built once with `python setup.py bdist_egg`.
+/// The fixture project's package built once into an egg (what `setup.py bdist_egg` would
+/// package; `t50_clients` still builds one with the real tools).
 pub fn demo_egg() -> &'static [u8] {
     static EGG: OnceLock<Vec<u8>> = OnceLock::new();
     EGG.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let proj = dir.path().join("demo");
-        copy_fixture(&proj);
-        let out = dir.path().join("dist");
-        let st = Command::new(python())
-            .args(["setup.py", "-q", "bdist_egg", "-d"])
-            .arg(&out)
-            .current_dir(&proj)
-            .stdout(Stdio::null())
-            .status()
-            .expect("run setup.py");
-        assert!(st.success(), "bdist_egg failed");
-        let egg = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
-        std::fs::read(egg).unwrap()
+        let pkg = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo/demo");
+        EggBuilder::scrapy("demo", "demo.settings").dir("demo", &pkg).unwrap().build().unwrap()
     })
 }
 

@@ -1,6 +1,6 @@
 //! The HTTP contract without running spiders: envelope bytes, errors, methods, auth, bad eggs.
 
-use std::io::Write;
+use scrapyd_wire::egg::EggBuilder;
 
 use crate::support::*;
 
@@ -151,18 +151,9 @@ async fn basic_auth_covers_every_path() {
     assert_eq!(r.status(), 200);
 }
 
+/// A deflated ZIP of `entries` (the bomb below relies on deflate).
 fn zip_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut w = zip::ZipWriter::new(&mut buf);
-        let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-        for (name, data) in entries {
-            w.start_file(*name, opts).unwrap();
-            w.write_all(data).unwrap();
-        }
-        w.finish().unwrap();
-    }
-    buf.into_inner()
+    entries.iter().fold(EggBuilder::new(), |egg, (name, data)| egg.file(*name, data)).build().unwrap()
 }
 
 #[tokio::test]

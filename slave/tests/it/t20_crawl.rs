@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use scrapyd_wire::egg::EggBuilder;
 use serde_json::{json, Value};
 
 use crate::support::*;
@@ -250,17 +251,9 @@ async fn jobs_to_keep_prunes_old_logs() {
 
 #[tokio::test]
 async fn runner_error_keeps_the_egg() {
-    use std::io::Write;
     let s = Slave::start().await;
-    let mut buf = std::io::Cursor::new(Vec::new());
-    {
-        let mut w = zip::ZipWriter::new(&mut buf);
-        let opts = zip::write::SimpleFileOptions::default();
-        w.start_file("EGG-INFO/entry_points.txt", opts).unwrap();
-        w.write_all(b"[scrapy]\nsettings = nosuchmodule_xyz.settings\n").unwrap();
-        w.finish().unwrap();
-    }
-    let v = deploy_bytes(&s.url, "broken", "1", buf.into_inner()).await;
+    let egg = EggBuilder::scrapy("broken", "nosuchmodule_xyz.settings").build().unwrap();
+    let v = deploy_bytes(&s.url, "broken", "1", egg).await;
     let msg = v["message"].as_str().unwrap_or_default();
     assert!(msg.starts_with("RunnerError: ") && msg.contains("nosuchmodule_xyz"), "{v}");
     // As in Scrapyd, the egg stays stored and the project exists.

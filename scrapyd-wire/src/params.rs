@@ -4,12 +4,28 @@
 //! `multipart/form-data` body (a JSON body is ignored). A name present in the body replaces the
 //! query's values for that name. Lookups take the first value, except [`Params::all`] (used for
 //! `setting`). Values stay bytes until asked for, so `egg` can be binary in either body form.
+//! Failures are a [`ParamError`], worded as Scrapyd words them.
 
 use axum::body::Body;
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::CONTENT_TYPE;
 
-use crate::error::{Error, Result};
+/// Why parameters could not be read or a value could not be had.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// A required parameter is absent.
+    #[error("'{0}' parameter is required")]
+    Missing(String),
+    /// A value could not be decoded (UTF-8, with Python's wording), or a multipart body or part
+    /// was malformed (`name` is `body` when no part is to blame).
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: String, reason: String },
+    /// The urlencoded body could not be read whole (over the byte limit, or cut off).
+    #[error("request body rejected: {0}")]
+    BodyRejected(String),
+}
+
+type Result<T, E = ParamError> = std::result::Result<T, E>;
 
 /// Parsed parameters, in first-seen name order.
 #[derive(Debug, Default)]
@@ -117,24 +133,24 @@ impl Params {
         let body_entries = if ctype.starts_with("application/x-www-form-urlencoded") {
             let bytes = axum::body::to_bytes(req.into_body(), limit)
                 .await
-                .map_err(|e| Error::EggTooLarge(format!("request body rejected: {e}")))?;
+                .map_err(|e| ParamError::BodyRejected(e.to_string()))?;
             parse_urlencoded(&bytes)
         } else if ctype.starts_with("multipart/form-data") {
             let mut mp = Multipart::from_request(req, &())
                 .await
-                .map_err(|e| Error::InvalidParam { name: "body".into(), reason: e.body_text() })?;
+                .map_err(|e| ParamError::Invalid { name: "body".into(), reason: e.body_text() })?;
             let mut out = Vec::new();
             loop {
                 let field = match mp.next_field().await {
                     Ok(Some(f)) => f,
                     Ok(None) => break,
-                    Err(e) => return Err(Error::InvalidParam { name: "body".into(), reason: e.body_text() }),
+                    Err(e) => return Err(ParamError::Invalid { name: "body".into(), reason: e.body_text() }),
                 };
                 let name = field.name().unwrap_or("").to_string();
                 let data = field
                     .bytes()
                     .await
-                    .map_err(|e| Error::InvalidParam { name: name.clone(), reason: e.body_text() })?;
+                    .map_err(|e| ParamError::Invalid { name: name.clone(), reason: e.body_text() })?;
                 push(&mut out, name, data.to_vec());
             }
             out
@@ -170,13 +186,13 @@ impl Params {
             None => Ok(None),
             Some(b) => std::str::from_utf8(b)
                 .map(|s| Some(s.to_string()))
-                .map_err(|e| Error::InvalidParam { name: name.into(), reason: utf8_reason(b, &e) }),
+                .map_err(|e| ParamError::Invalid { name: name.into(), reason: utf8_reason(b, &e) }),
         }
     }
 
     /// A required parameter.
     pub fn req(&self, name: &str) -> Result<String> {
-        self.opt(name)?.ok_or_else(|| Error::MissingParam(name.into()))
+        self.opt(name)?.ok_or_else(|| ParamError::Missing(name.into()))
     }
 
     /// Every value of `name`, decoded.
@@ -186,7 +202,7 @@ impl Params {
             .map(|b| {
                 std::str::from_utf8(b)
                     .map(str::to_string)
-                    .map_err(|e| Error::InvalidParam { name: name.into(), reason: utf8_reason(b, &e) })
+                    .map_err(|e| ParamError::Invalid { name: name.into(), reason: utf8_reason(b, &e) })
             })
             .collect()
     }
@@ -215,5 +231,52 @@ mod tests {
         assert_eq!(p.req("nope").unwrap_err().to_string(), "'nope' parameter is required");
         assert_eq!(percent_decode(b"%4"), b"%4");
         assert_eq!(bytes_repr(b"x"), "b'x'");
+    }
+
+    fn request(uri: &str, ctype: &str, body: Vec<u8>) -> Request<Body> {
+        axum::http::Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(CONTENT_TYPE, ctype)
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_body_name_replaces_the_querys_values() {
+        let req = request(
+            "/schedule.json?project=q&spider=s&project=q2",
+            "application/x-www-form-urlencoded",
+            b"project=b&setting=A%3D1&setting=B=2".to_vec(),
+        );
+        let p = Params::from_request(req, 1 << 20).await.unwrap();
+        assert_eq!(p.req("project").unwrap(), "b");
+        assert_eq!(p.req("spider").unwrap(), "s");
+        assert_eq!(p.all("setting").unwrap(), ["A=1", "B=2"]);
+        assert_eq!(p.names().collect::<Vec<_>>(), ["project", "spider", "setting"]);
+    }
+
+    #[tokio::test]
+    async fn multipart_values_stay_bytes_and_json_bodies_are_ignored() {
+        let body = b"--X\r\nContent-Disposition: form-data; name=\"egg\"; filename=\"e.egg\"\r\n\r\n\xff\x00\r\n\
+--X\r\nContent-Disposition: form-data; name=\"project\"\r\n\r\np\r\n--X--\r\n";
+        let p = Params::from_request(
+            request("/addversion.json", "multipart/form-data; boundary=X", body.to_vec()),
+            1 << 20,
+        )
+        .await
+        .unwrap();
+        assert_eq!(p.raw("egg"), Some(&b"\xff\x00"[..]));
+        assert_eq!(p.req("project").unwrap(), "p");
+        let p =
+            Params::from_request(request("/x?a=1", "application/json", b"{\"a\": 2}".to_vec()), 1 << 20).await.unwrap();
+        assert_eq!(p.req("a").unwrap(), "1");
+    }
+
+    #[tokio::test]
+    async fn an_oversized_body_is_rejected() {
+        let req = request("/addversion.json", "application/x-www-form-urlencoded", vec![b'a'; 100]);
+        let e = Params::from_request(req, 10).await.unwrap_err();
+        assert!(matches!(e, ParamError::BodyRejected(_)), "{e:?}");
     }
 }

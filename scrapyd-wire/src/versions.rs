@@ -5,10 +5,16 @@
 //! sorted as versions, otherwise as plain strings. Our parser accepts the forms sanitised stems
 //! can still have: digits with an optional leading `v` (the usual `int(time.time())` versions),
 //! compared numerically. Anything else falls back to string order, like Scrapyd.
+//!
+//! Masters name a version on a slave with [`sanitize`] too: it is what `listversions.json`
+//! answers for an uploaded version.
 
 use std::cmp::Ordering;
 
-use crate::error::{Error, Result};
+/// A name that would escape its directory (`../p`, `a/b`, empty); the text is Scrapyd's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("DirectoryTraversalError: {0}")]
+pub struct DirectoryTraversal(pub String);
 
 /// Replaces every character outside `[A-Za-z0-9_-]` with `_`.
 pub fn sanitize(version: &str) -> String {
@@ -16,7 +22,7 @@ pub fn sanitize(version: &str) -> String {
 }
 
 /// Checks that `name` is one safe path component (Twisted `FilePath.child` semantics).
-pub fn check_component(name: &str) -> Result<()> {
+pub fn check_component(name: &str) -> Result<(), DirectoryTraversal> {
     let bad = name.is_empty()
         || name == "."
         || name == ".."
@@ -24,7 +30,7 @@ pub fn check_component(name: &str) -> Result<()> {
         || name.contains('\\')
         || name.contains('\0');
     if bad {
-        return Err(Error::DirectoryTraversal(name.to_string()));
+        return Err(DirectoryTraversal(name.to_string()));
     }
     Ok(())
 }
@@ -58,6 +64,9 @@ mod tests {
     fn sanitise_and_order() {
         assert_eq!(sanitize("2.0"), "2_0");
         assert_eq!(sanitize("r-1_a"), "r-1_a");
+        assert_eq!(sanitize("1.0-abc_D"), "1_0-abc_D");
+        assert_eq!(sanitize("r42"), "r42");
+        assert_eq!(sanitize("ü/x"), "__x");
         let mut v: Vec<String> = ["1_10", "1_9", "r156", "r99"].iter().map(|s| s.to_string()).collect();
         sort_versions(&mut v);
         assert_eq!(v, ["1_10", "1_9", "r156", "r99"]);
