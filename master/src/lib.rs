@@ -12,7 +12,6 @@
 //! - [`cron_eval`]: cron expressions and time zones (Unix semantics, DST rules) behind the planner.
 //! - [`slave_client`]: the Scrapyd API as the masters use it (spider-slave and real Scrapyd).
 //! - [`metrics_poller`]: every master's in-memory metrics series of every slave.
-//! - [`up`]: `spider-master up`, a local dev cluster (3 masters, 2 slaves, a demo project).
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
@@ -27,4 +26,3 @@ pub mod propose;
 pub mod raft_net;
 pub mod scheduler;
 pub mod slave_client;
-pub mod up;

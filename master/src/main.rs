@@ -33,9 +33,6 @@ enum Cmd {
         #[arg(long, env = "SPIDER_CLUSTER_SECRET", hide_env_values = true)]
         cluster_secret: Option<String>,
     },
-    /// Start a local dev cluster in the foreground: 3 masters, 2 spider-slaves, a demo site and a
-    /// deployed demo project; writes `<dir>/cluster.json`. Ctrl-C stops everything.
-    Up(master::up::UpArgs),
 }
 
 fn load(
@@ -93,7 +90,6 @@ async fn main() -> std::process::ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Cmd::Up(args) => master::up::run(args).await,
         Cmd::Run { config, node_id, listen, data_dir, cluster_secret } => {
             match load(&config, node_id, listen, data_dir, cluster_secret) {
                 Err(e) => Err(e),

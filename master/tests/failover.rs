@@ -21,9 +21,11 @@ use std::process::Stdio;
 use std::time::Duration;
 use std::time::Instant;
 
-use master::up::demo;
-use master::up::layout::Layout;
-use master::up::provision::Api;
+use cluster_harness::eventually;
+use cluster_harness::now_ms;
+use devcluster::demo;
+use devcluster::layout::Layout;
+use devcluster::provision::Api;
 use serde_json::json;
 use serde_json::Value;
 
@@ -36,26 +38,6 @@ const ROUNDS: usize = 4;
 
 fn rounds() -> usize {
     std::env::var("FAILOVER_ROUNDS").ok().and_then(|v| v.parse().ok()).filter(|n| *n > 0).unwrap_or(ROUNDS)
-}
-
-/// Polls `f` until it returns `Some`, failing with `what` (and the last state `f` saw) after `timeout`.
-async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        match f().await {
-            Ok(v) => return v,
-            Err(last) => assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}: {last}"),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn now_ms() -> i64 {
-    master::propose::now_ms() as i64
 }
 
 fn signal_group(pid: u32, sig: libc::c_int) {
@@ -171,7 +153,7 @@ impl Cluster {
     /// Waits until every master is healthy and exactly one is leader; returns it.
     async fn steady_leader(&self) -> u64 {
         let ids = self.ids();
-        wait_for("3 healthy masters and exactly one leader", WAIT, || async {
+        eventually("3 healthy masters and exactly one leader", WAIT, || async {
             let health =
                 futures::future::join_all(ids.iter().map(|&id| async move { (id, self.probe(id, "/healthz").await) }))
                     .await;
@@ -188,7 +170,7 @@ impl Cluster {
 
     /// Waits until one of `others` answers `/leader` with 200; returns it.
     async fn new_leader_among(&self, others: &[u64]) -> u64 {
-        wait_for("a new leader", WAIT, || async {
+        eventually("a new leader", WAIT, || async {
             match self.leaders(others).await.as_slice() {
                 [l] => Ok(*l),
                 l => Err(format!("leaders among {others:?}: {l:?}")),
@@ -252,7 +234,7 @@ fn outcome(f: &Value) -> &str {
 
 /// Waits until `sid` has a dispatched fire with a tick after `after_ms`; returns it.
 async fn dispatched_after(c: &Cluster, sid: &str, after_ms: i64) -> Value {
-    wait_for(&format!("a dispatched fire of {sid} after {after_ms}"), WAIT, || async {
+    eventually(&format!("a dispatched fire of {sid} after {after_ms}"), WAIT, || async {
         let fires = c.fires(sid).await?;
         fires
             .iter()
@@ -304,7 +286,7 @@ async fn cron_fires_exactly_once_across_leader_kills_and_pauses() {
     }
     for name in c.layout.slave_ports.keys() {
         let url = format!("{}/daemonstatus.json", c.layout.slave_url(name));
-        master::up::provision::wait_http(&url, name, SETUP).await.expect("slave answers");
+        devcluster::provision::wait_http(&url, name, SETUP).await.expect("slave answers");
     }
     let masters: Vec<String> = c.ids().iter().map(|&id| c.layout.master_url(id)).collect();
     let mut api = Api::new(masters, c.layout.admin_token.clone(), SETUP).expect("api");
@@ -390,7 +372,7 @@ async fn cron_fires_exactly_once_across_leader_kills_and_pauses() {
     // Every fired tick settled (dispatched or failed), as a linearizable read shows.
     let mut ledger: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for sid in [&every_s, &every_2s] {
-        let fires = wait_for(&format!("every fire of {sid} settled"), WAIT, || async {
+        let fires = eventually(&format!("every fire of {sid} settled"), WAIT, || async {
             let fires = c.fires(sid).await?;
             let pending: Vec<&Value> = fires.iter().filter(|f| outcome(f) == "fired").collect();
             if pending.is_empty() {
@@ -415,7 +397,7 @@ async fn cron_fires_exactly_once_across_leader_kills_and_pauses() {
     let fired_jobs: BTreeSet<String> =
         ledger.values().flatten().filter_map(|f| f["job_id"].as_str().map(String::from)).collect();
     let failed: Vec<&Value> = ledger.values().flatten().filter(|f| outcome(f) == "dispatch_failed").collect();
-    let listings = wait_for("every dispatched job listed by its slave", WAIT, || async {
+    let listings = eventually("every dispatched job listed by its slave", WAIT, || async {
         let l = c.listings().await;
         let missing: Vec<&String> = dispatched.keys().filter(|j| !l.contains_key(*j)).collect();
         if missing.is_empty() {
@@ -534,7 +516,7 @@ async fn cron_fires_exactly_once_across_leader_kills_and_pauses() {
 /// Nothing the test started is left working in its directory.
 async fn assert_no_strays(dir: &Path) {
     let probe = Procs { dir: dir.to_path_buf(), children: BTreeMap::new() };
-    wait_for("no process left in the test's directory", Duration::from_secs(10), || {
+    eventually("no process left in the test's directory", Duration::from_secs(10), || {
         let left = probe.strays();
         async move {
             if left.is_empty() {

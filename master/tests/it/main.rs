@@ -1,5 +1,6 @@
-//! master integration tests: real masters in this process on loopback ports, temp dirs; real
-//! spider-slaves (in-process) and real Scrapyd (child process) as workers.
+//! master integration tests: real masters in this process on loopback ports, temp dirs (the
+//! shared `cluster-harness`, re-exported by `fixtures`); real spider-slaves (in-process) and
+//! real Scrapyd (child process) as workers.
 
 mod api_input;
 mod cluster;

@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use serde::Serialize;
 
-use super::layout::Layout;
+use crate::layout::Layout;
 
 #[derive(Debug, Serialize)]
 pub struct MasterEntry {
@@ -54,8 +54,8 @@ impl ClusterFile {
                 .collect(),
             demo_site: layout.demo_site_url(),
             leader,
-            demo_project: super::demo::PROJECT.into(),
-            demo_version: super::demo::egg_version(),
+            demo_project: crate::demo::PROJECT.into(),
+            demo_version: crate::demo::egg_version(),
             demo_schedule: None,
         }
     }

@@ -13,17 +13,17 @@ use sha2::Digest;
 pub const PROJECT: &str = "demo";
 pub const SPIDER: &str = "quotes";
 
-const INDEX: &str = include_str!("../../../scripts/demo-site/index.html");
-const PAGE2: &str = include_str!("../../../scripts/demo-site/page2.html");
+const INDEX: &str = include_str!("../../scripts/demo-site/index.html");
+const PAGE2: &str = include_str!("../../scripts/demo-site/page2.html");
 
 /// The demo project's files, relative to its root.
 const PROJECT_FILES: &[(&str, &str)] = &[
-    ("setup.py", include_str!("../../../slave/tests/fixtures/demo/setup.py")),
-    ("scrapy.cfg", include_str!("../../../slave/tests/fixtures/demo/scrapy.cfg")),
-    ("demo/__init__.py", include_str!("../../../slave/tests/fixtures/demo/demo/__init__.py")),
-    ("demo/settings.py", include_str!("../../../slave/tests/fixtures/demo/demo/settings.py")),
-    ("demo/spiders/__init__.py", include_str!("../../../slave/tests/fixtures/demo/demo/spiders/__init__.py")),
-    ("demo/spiders/demo_spiders.py", include_str!("../../../slave/tests/fixtures/demo/demo/spiders/demo_spiders.py")),
+    ("setup.py", include_str!("../../slave/tests/fixtures/demo/setup.py")),
+    ("scrapy.cfg", include_str!("../../slave/tests/fixtures/demo/scrapy.cfg")),
+    ("demo/__init__.py", include_str!("../../slave/tests/fixtures/demo/demo/__init__.py")),
+    ("demo/settings.py", include_str!("../../slave/tests/fixtures/demo/demo/settings.py")),
+    ("demo/spiders/__init__.py", include_str!("../../slave/tests/fixtures/demo/demo/spiders/__init__.py")),
+    ("demo/spiders/demo_spiders.py", include_str!("../../slave/tests/fixtures/demo/demo/spiders/demo_spiders.py")),
 ];
 
 /// Serves the demo site on `127.0.0.1:port` until the process ends.
@@ -99,11 +99,23 @@ pub async fn build_egg(dir: &Path, python: &Path, log: &Path) -> anyhow::Result<
 mod tests {
     use super::*;
 
+    /// The masters' rule for project and version names (master's `api::read::check_name`),
+    /// copied: this crate reaches the masters over HTTP only, never their internals.
+    fn is_valid_name(value: &str) -> bool {
+        (1..=64).contains(&value.len())
+            && !value.starts_with('.')
+            && !value.starts_with('-')
+            && value.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    }
+
     #[test]
     fn the_version_is_stable_and_a_valid_name() {
         let v = egg_version();
         assert_eq!(v, egg_version());
-        assert!(crate::api::read::check_name("version", &v).is_ok());
+        assert!(is_valid_name(&v), "{v}");
+        for bad in ["", "../p", "a/b", ".hidden", "-x", "sp ace", "é", &"x".repeat(65)] {
+            assert!(!is_valid_name(bad), "the copied rule accepts {bad:?}");
+        }
     }
 
     #[tokio::test]

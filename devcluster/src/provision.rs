@@ -10,7 +10,7 @@ use serde_json::json;
 use serde_json::Value;
 use tokio::time::Instant;
 
-use super::demo;
+use crate::demo;
 
 /// A client for the masters' API.
 pub struct Api {

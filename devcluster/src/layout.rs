@@ -9,8 +9,8 @@ use anyhow::Context;
 use serde::Deserialize;
 use serde::Serialize;
 
-use crate::config::ClusterSecret;
-use crate::config::MasterConfig;
+use master::config::ClusterSecret;
+use master::config::MasterConfig;
 
 /// Number of masters and slaves `up` starts.
 pub const MASTERS: u64 = 3;

@@ -1,6 +1,8 @@
-//! `spider-master up` end to end: the real binary starts 3 masters and 2 spider-slaves, deploys
-//! the demo egg, a crawl of the demo site yields items, and SIGTERM stops every child.
-//! Needs SPIDER_PYTHON (a Python with Scrapy) and spider-slave built next to spider-master.
+//! `spider-up` end to end: the real binary starts 3 real `spider-master`s and 2 `spider-slave`s
+//! (found next to it, as `scripts/up.sh` runs it), deploys the demo egg, a crawl of the demo
+//! site yields items, and SIGTERM stops every child.
+//! Needs SPIDER_PYTHON (a Python with Scrapy) and the workspace's binaries built
+//! (`cargo build --release --workspace`: spider-master and spider-slave next to spider-up).
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -10,25 +12,10 @@ use std::process::Stdio;
 use std::time::Duration;
 use std::time::Instant;
 
+use cluster_harness::eventually;
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(240);
-
-/// Polls `f` until it returns `Some`, failing with `what` after `timeout`.
-async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 async fn get(http: &reqwest::Client, url: &str) -> Option<(u16, Value)> {
     let r = http.get(url).send().await.ok()?;
@@ -66,33 +53,38 @@ async fn up_starts_a_cluster_that_deploys_and_crawls_then_stops_cleanly() {
         eprintln!("SKIPPED: set SPIDER_PYTHON to a Python with Scrapy (scripts/setup.sh does) to run the `up` test");
         return;
     };
-    let master = PathBuf::from(env!("CARGO_BIN_EXE_spider-master"));
-    let slave = master.with_file_name("spider-slave");
-    assert!(slave.is_file(), "{} missing: build it with `cargo build --release -p slave`", slave.display());
+    let up_bin = PathBuf::from(env!("CARGO_BIN_EXE_spider-up"));
+    for (bin, package) in [("spider-master", "master"), ("spider-slave", "slave")] {
+        let path = up_bin.with_file_name(bin);
+        assert!(path.is_file(), "{} missing: build it with `cargo build --release -p {package}`", path.display());
+    }
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("dev");
     let log = std::fs::File::create(tmp.path().join("up.log")).expect("log");
-    let child = Command::new(&master)
-        .arg("up")
+    // No --master-bin/--slave-bin: spider-up finds both next to itself.
+    let child = Command::new(&up_bin)
         .arg("--dir")
         .arg(&dir)
         .arg("--python")
         .arg(&python)
-        .arg("--slave-bin")
-        .arg(&slave)
+        .env_remove("SPIDER_MASTER_BIN")
+        .env_remove("SPIDER_SLAVE_BIN")
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log)
         .spawn()
-        .expect("start spider-master up");
+        .expect("start spider-up");
     let mut up = Up(child);
     let up_log = tmp.path().join("up.log");
     let cluster_json = dir.join("cluster.json");
-    let cluster: Value = wait_for("cluster.json", DEADLINE, || {
+    let cluster: Value = eventually("cluster.json", DEADLINE, || {
         let up_exited = matches!(up.0.try_wait(), Ok(Some(_)));
         assert!(!up_exited, "up exited early:\n{}", std::fs::read_to_string(&up_log).unwrap_or_default());
-        let text = std::fs::read_to_string(&cluster_json).ok();
-        async move { serde_json::from_str(&text?).ok() }
+        let text = std::fs::read_to_string(&cluster_json).map_err(|e| format!("{}: {e}", cluster_json.display()));
+        async move {
+            let text = text?;
+            serde_json::from_str(&text).map_err(|e| format!("cluster.json: {e}"))
+        }
     })
     .await;
     check_cluster(&cluster, &dir).await;
@@ -107,15 +99,21 @@ async fn up_starts_a_cluster_that_deploys_and_crawls_then_stops_cleanly() {
     let pid = libc::pid_t::try_from(up.0.id()).expect("pid");
     // SAFETY: signals our own child.
     assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
-    let status = wait_for("up to exit", Duration::from_secs(60), || {
+    let status = eventually("up to exit", Duration::from_secs(60), || {
         let s = up.0.try_wait().ok().flatten();
-        async move { s }
+        async move { s.ok_or_else(|| "still running".to_string()) }
     })
     .await;
     assert!(status.success(), "up exited with {status}:\n{}", std::fs::read_to_string(&up_log).unwrap_or_default());
-    wait_for("every child to be gone", Duration::from_secs(10), || {
+    eventually("every child to be gone", Duration::from_secs(10), || {
         let left: Vec<u64> = pids.iter().copied().filter(|&p| alive(p)).collect();
-        async move { left.is_empty().then_some(()) }
+        async move {
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("alive: {left:?}"))
+            }
+        }
     })
     .await;
 }
@@ -131,19 +129,25 @@ async fn check_cluster(cluster: &Value, dir: &Path) {
         .collect();
     assert_eq!(masters.len(), 3, "{cluster}");
     // Every master healthy, exactly one leader (waited on: a leader may just be changing).
-    wait_for("3 healthy masters and exactly one leader", DEADLINE, || {
+    eventually("3 healthy masters and exactly one leader", DEADLINE, || {
         let (http, masters) = (http.clone(), masters.clone());
         async move {
             let mut leaders = 0;
             for m in &masters {
-                if get(&http, &format!("{m}/healthz")).await?.0 != 200 {
-                    return None;
+                let unreachable = || format!("{m} does not answer");
+                let (health, _) = get(&http, &format!("{m}/healthz")).await.ok_or_else(unreachable)?;
+                if health != 200 {
+                    return Err(format!("{m}/healthz: {health}"));
                 }
-                if get(&http, &format!("{m}/leader")).await?.0 == 200 {
+                if get(&http, &format!("{m}/leader")).await.ok_or_else(unreachable)?.0 == 200 {
                     leaders += 1;
                 }
             }
-            (leaders == 1).then_some(())
+            if leaders == 1 {
+                Ok(())
+            } else {
+                Err(format!("{leaders} leaders"))
+            }
         }
     })
     .await;
@@ -182,16 +186,21 @@ async fn check_cluster(cluster: &Value, dir: &Path) {
     assert_eq!(r.status(), 202);
     let v: Value = r.json().await.expect("run json");
     let job = v["job_id"].as_str().expect("job_id").to_string();
-    let finished = wait_for("the demo crawl to finish on a slave", DEADLINE, || {
+    let finished = eventually("the demo crawl to finish on a slave", DEADLINE, || {
         let (http, slaves, job) = (http.clone(), slaves.clone(), job.clone());
         async move {
+            let mut seen = Vec::new();
             for s in &slaves {
-                let (_, v) = get(&http, &format!("{s}/listjobs.json?project=demo")).await?;
-                if let Some(j) = v["finished"].as_array()?.iter().find(|j| j["id"] == job.as_str()) {
-                    return Some(j.clone());
+                let (_, v) = get(&http, &format!("{s}/listjobs.json?project=demo"))
+                    .await
+                    .ok_or_else(|| format!("{s} does not answer"))?;
+                let finished = v["finished"].as_array().ok_or_else(|| format!("{s}: {v}"))?;
+                if let Some(j) = finished.iter().find(|j| j["id"] == job.as_str()) {
+                    return Ok(j.clone());
                 }
+                seen.push(v);
             }
-            None
+            Err(format!("{seen:?}"))
         }
     })
     .await;

@@ -1,34 +1,24 @@
-//! `spider-master up`: a local dev cluster in the foreground — 3 masters (this executable,
-//! `run --config`), 2 spider-slaves, a demo site served in-process, the demo project deployed
-//! through the API and a demo schedule; `<dir>/cluster.json` says where everything is.
-//!
-//! - [`args`]: the command line.
-//! - [`layout`]: the data dir, its ports, secrets and master configs (reused across restarts).
-//! - [`venv`]: the slaves' Python with Scrapy.
-//! - [`processes`]: children in their own process groups, reported when they exit, stopped together.
-//! - [`demo`]: the demo site and egg.
-//! - [`provision`]: the API calls (idempotent).
-//! - [`report`]: `cluster.json` and the printed summary.
+//! What `spider-up` does, in order: the layout, the masters, the demo site, the slaves' Python and
+//! the slaves, then the provisioning through the API and the summary; then it waits in the
+//! foreground until SIGINT/SIGTERM (reporting children that exit) and stops every child.
 
-pub mod args;
-pub mod demo;
-pub mod layout;
-pub mod processes;
-pub mod provision;
-pub mod report;
-pub mod venv;
-
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-pub use args::UpArgs;
-use layout::Layout;
-use processes::Exit;
-use processes::Supervisor;
 use tokio::signal::unix::signal;
 use tokio::signal::unix::Signal;
 use tokio::signal::unix::SignalKind;
+
+use crate::bins;
+use crate::demo;
+use crate::layout::Layout;
+use crate::processes;
+use crate::processes::Exit;
+use crate::processes::Supervisor;
+use crate::provision;
+use crate::report;
+use crate::venv;
+use crate::UpArgs;
 
 /// SIGINT and SIGTERM, installed before anything starts so neither kills `up` half-way.
 struct Signals {
@@ -102,33 +92,19 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     started.map(|_| ()).map_err(|e| anyhow::anyhow!("up: {e:#}"))
 }
 
-/// The spider-slave executable: `--slave-bin`, else next to this executable.
-fn slave_bin(args: &UpArgs, exe: &std::path::Path) -> anyhow::Result<PathBuf> {
-    let bin = match &args.slave_bin {
-        Some(b) => b.clone(),
-        None => exe.parent().context("this executable has no directory")?.join("spider-slave"),
-    };
-    if !bin.is_file() {
-        anyhow::bail!(
-            "spider-slave not found at {}: build it (`cargo build --release -p slave`) or pass --slave-bin",
-            bin.display()
-        );
-    }
-    Ok(bin)
-}
-
 /// Starts everything and provisions the cluster; returns once the summary is printed.
 async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
     let timeout = Duration::from_secs(args.timeout_secs);
     let layout = Layout::load_or_create(&args.dir, args.fresh)?;
     let dir = layout.dir.clone();
     let exe = std::env::current_exe().context("cannot find this executable")?;
-    let slave_bin = slave_bin(args, &exe)?;
+    let master_bin = bins::locate(bins::MASTER, args.master_bin.as_deref(), &exe)?;
+    let slave_bin = bins::locate(bins::SLAVE, args.slave_bin.as_deref(), &exe)?;
     eprintln!("up: data dir {}", dir.display());
 
     for &id in layout.master_ports.keys() {
         let name = format!("master-{id}");
-        let cmd = tokio::process::Command::from(layout.master_command(&exe, id)?);
+        let cmd = tokio::process::Command::from(layout.master_command(&master_bin, id)?);
         let pid = sup.spawn(&name, cmd, &layout.log_path(&name))?;
         eprintln!("up: started {name} (pid {pid}) on {}", layout.master_url(id));
     }

@@ -1,9 +1,11 @@
-//! `spider-master up` command-line arguments.
+//! `spider-up` command-line arguments.
 
 use std::path::PathBuf;
 
-/// Start a local dev cluster: 3 masters, 2 spider-slaves, a demo site and a demo project.
-#[derive(Debug, Clone, clap::Args)]
+/// Start a local dev cluster in the foreground: 3 masters, 2 spider-slaves, a demo site and a
+/// deployed demo project; writes `<dir>/cluster.json`. Ctrl-C stops everything.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "spider-up", version)]
 pub struct UpArgs {
     /// Data directory (configs, Raft data, slave dirs, logs, venv, cluster.json).
     #[arg(long, env = "SPIDER_DEV_DIR", default_value = "./.spider-dev")]
@@ -14,6 +16,9 @@ pub struct UpArgs {
     /// Python interpreter with Scrapy for the slaves; default: `<dir>/venv`, created if needed.
     #[arg(long, env = "SPIDER_PYTHON")]
     pub python: Option<PathBuf>,
+    /// The spider-master executable; default: `spider-master` next to this executable.
+    #[arg(long, env = "SPIDER_MASTER_BIN")]
+    pub master_bin: Option<PathBuf>,
     /// The spider-slave executable; default: `spider-slave` next to this executable.
     #[arg(long, env = "SPIDER_SLAVE_BIN")]
     pub slave_bin: Option<PathBuf>,

@@ -1,11 +1,12 @@
 //! Scheduler benchmark (run by hand, not a test):
 //!
 //! ```text
-//! cargo run --release -p master --example sched_bench -- [--schedules 1000,10000] [--seconds 60] [--kills 20]
+//! cargo run --release -p cluster-harness --example sched_bench -- [--schedules 1000,10000] [--seconds 60] [--kills 20]
 //! ```
 //!
-//! Starts an in-process cluster of 3 masters on loopback (temp dirs, default Raft and slave
-//! timings) and `--slaves` recording stand-in slaves (a tiny Scrapyd-compatible axum server that
+//! Starts the harness's in-process cluster of 3 masters on loopback ([`TestCluster`], with the
+//! default Raft and slave timings instead of the tests' fast ones) and `--slaves` recording
+//! stand-in slaves ([`cluster_harness::stand_in`]: a tiny Scrapyd-compatible axum server that
 //! records when each `schedule.json` arrives), registered with a large `max_proc`.
 //!
 //! 1. **Fire lateness.** For each N of `--schedules`, on a fresh cluster: N schedules with a
@@ -25,37 +26,27 @@
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::collections::HashSet;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::Mutex;
 use std::time::Duration;
 use std::time::Instant;
 
-use axum::extract::Query;
-use axum::extract::State as AxState;
-use axum::routing::get;
-use axum::routing::post;
-use axum::Form;
-use axum::Json;
 use clap::Parser;
+use cluster_harness::now_ms;
+use cluster_harness::stand_in;
+use cluster_harness::stand_in::start_stand_in;
+use cluster_harness::stand_in::Rec;
+use cluster_harness::stand_in::Recorder;
+use cluster_harness::TestCluster;
 use futures::StreamExt;
-use master::config::ClusterSecret;
 use master::config::MasterConfig;
-use master::node::RunningMaster;
-use master::propose::now_ms;
 use master::propose::ProposeError;
 use master::propose::Proposed;
 use raft_store::state::DispatchState;
 use raft_store::state::FireDecision;
 use raft_store::state::MisfirePolicy;
-use raft_store::state::NodeSpec;
-use raft_store::state::NodeStatus;
 use raft_store::state::ScheduleSpec;
 use raft_store::state::Trigger;
 use raft_store::Applied;
 use raft_store::Command;
-use serde_json::json;
-use serde_json::Value;
 
 #[derive(Parser, Debug)]
 #[command(about = "Scheduler fire lateness and failover lateness on an in-process 3-master cluster")]
@@ -80,269 +71,46 @@ struct Args {
     create_concurrency: usize,
 }
 
-const SECRET: &str = "bench-cluster-secret-0123456789";
-const ADMIN: &str = "bench-admin-token";
-
-// ---- the recording stand-in slave -------------------------------------------------------------
-
-/// What the stand-ins saw, shared by all of them.
-#[derive(Default)]
-struct Recorder {
-    /// (receive time ms, job id) per `schedule.json`, in arrival order.
-    log: Vec<(i64, String)>,
-    known: HashSet<String>,
+/// The bench runs the default (production) Raft and slave timings, not the tests' fast ones.
+fn production_timings(c: &mut MasterConfig) {
+    c.raft = Default::default();
+    c.slaves = Default::default();
+    c.max_egg_bytes = 32 * 1024 * 1024;
 }
 
-type Rec = Arc<Mutex<Recorder>>;
-
-#[derive(Clone)]
-struct StandIn {
-    name: String,
-    rec: Rec,
+/// Starts a fresh 3-master cluster with [`production_timings`].
+async fn start_cluster() -> TestCluster {
+    TestCluster::start(3, production_timings).await
 }
 
-fn ok(extra: Value) -> Json<Value> {
-    let mut v = json!({"status": "ok", "node_name": "bench"});
-    if let (Some(m), Value::Object(e)) = (v.as_object_mut(), extra) {
-        m.extend(e);
-    }
-    Json(v)
-}
-
-async fn daemonstatus(AxState(s): AxState<StandIn>) -> Json<Value> {
-    ok(json!({"node_name": s.name, "pending": 0, "running": 0, "finished": 0}))
-}
-
-async fn listjobs(AxState(s): AxState<StandIn>) -> Json<Value> {
-    ok(json!({"node_name": s.name, "pending": [], "running": [], "finished": []}))
-}
-
-async fn status(AxState(s): AxState<StandIn>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
-    let known = q.get("job").is_some_and(|j| s.rec.lock().expect("lock").known.contains(j));
-    ok(json!({"currstate": if known { "finished" } else { "unknown" }}))
-}
-
-async fn schedule(AxState(s): AxState<StandIn>, Form(form): Form<Vec<(String, String)>>) -> Json<Value> {
-    let at = now_ms() as i64;
-    let jobid = form.iter().find(|(k, _)| k == "jobid").map(|(_, v)| v.clone()).unwrap_or_default();
-    let mut r = s.rec.lock().expect("lock");
-    r.log.push((at, jobid.clone()));
-    r.known.insert(jobid.clone());
-    ok(json!({"jobid": jobid}))
-}
-
-async fn start_stand_in(name: &str, rec: Rec) -> String {
-    let state = StandIn { name: name.to_string(), rec };
-    let app = axum::Router::new()
-        .route("/daemonstatus.json", get(daemonstatus))
-        .route("/listjobs.json", get(listjobs))
-        .route("/status.json", get(status))
-        .route("/listprojects.json", get(|| async { ok(json!({"projects": []})) }))
-        .route("/listversions.json", get(|| async { ok(json!({"versions": []})) }))
-        .route("/addversion.json", post(|| async { ok(json!({"spiders": 1})) }))
-        .route("/schedule.json", post(schedule))
-        .with_state(state);
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind stand-in");
-    let addr = l.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(l, app).await;
-    });
-    format!("http://{addr}")
-}
-
-// ---- the cluster ------------------------------------------------------------------------------
-
-struct Slot {
-    config: MasterConfig,
-    running: Option<RunningMaster>,
-}
-
-struct Cluster {
-    slots: BTreeMap<u64, Slot>,
-    _dirs: Vec<tempfile::TempDir>,
-}
-
-impl Cluster {
-    async fn start() -> Self {
-        let mut listeners = BTreeMap::new();
-        for id in 1..=3u64 {
-            listeners.insert(id, tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind"));
-        }
-        let peers: BTreeMap<u64, String> =
-            listeners.iter().map(|(id, l)| (*id, format!("http://{}", l.local_addr().expect("addr")))).collect();
-        let mut slots = BTreeMap::new();
-        let mut dirs = Vec::new();
-        for (id, l) in listeners {
-            let dir = tempfile::tempdir().expect("tempdir");
-            let addr: SocketAddr = l.local_addr().expect("addr");
-            let config = MasterConfig {
-                node_id: id,
-                listen: addr,
-                advertise: Some(format!("http://{addr}")),
-                peers: peers.clone(),
-                data_dir: dir.path().to_path_buf(),
-                cluster_secret: ClusterSecret(SECRET.into()),
-                admin_token: Some(ClusterSecret(ADMIN.into())),
-                raft: Default::default(),
-                slaves: Default::default(),
-                scheduler: Default::default(),
-                max_egg_bytes: 32 * 1024 * 1024,
-            };
-            let running = master::node::start_on(config.clone(), l).await.expect("start master");
-            slots.insert(id, Slot { config, running: Some(running) });
-            dirs.push(dir);
-        }
-        let c = Self { slots, _dirs: dirs };
-        c.leader(Duration::from_secs(30)).await.expect("a leader");
-        c
-    }
-
-    fn running_ids(&self) -> Vec<u64> {
-        self.slots.iter().filter(|(_, s)| s.running.is_some()).map(|(id, _)| *id).collect()
-    }
-
-    fn node(&self, id: u64) -> &Arc<master::node::MasterNode> {
-        &self.slots[&id].running.as_ref().expect("running").node
-    }
-
-    /// The leader all running masters agree on.
-    async fn leader(&self, timeout: Duration) -> Option<u64> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            let ids = self.running_ids();
-            let seen: Vec<Option<u64>> = ids.iter().map(|id| self.node(*id).metrics().current_leader).collect();
-            if let Some(Some(l)) = seen.first() {
-                if ids.contains(l) && seen.iter().all(|x| x == &Some(*l)) {
-                    return Some(*l);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        None
-    }
-
-    /// A running master that considers itself leader (polled every millisecond).
-    async fn self_declared_leader(&self, timeout: Duration) -> Option<u64> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            for id in self.running_ids() {
-                if self.node(id).metrics().current_leader == Some(id) {
-                    return Some(id);
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        None
-    }
-
-    /// Waits until no running master has a snapshot due (its newest covers all but fewer than
-    /// `snapshot_after_logs` applied entries); returns the seconds waited (at most `timeout`).
-    async fn snapshots_built(&self, timeout: Duration) -> f64 {
-        let started = Instant::now();
-        let every = master::config::RaftTiming::default().snapshot_after_logs;
-        while started.elapsed() < timeout {
-            let due = self.running_ids().into_iter().any(|id| {
-                let m = self.node(id).metrics();
-                let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
-                let snap = m.snapshot.map(|l| l.index).unwrap_or(0);
-                applied.saturating_sub(snap) >= every
-            });
-            if !due {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        started.elapsed().as_secs_f64()
-    }
-
-    async fn stop(&mut self, id: u64) {
-        if let Some(r) = self.slots.get_mut(&id).and_then(|s| s.running.take()) {
-            r.shutdown().await;
-        }
-    }
-
-    async fn restart(&mut self, id: u64) {
-        let slot = self.slots.get_mut(&id).expect("slot");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let listener = loop {
-            match tokio::net::TcpListener::bind(slot.config.listen).await {
-                Ok(l) => break l,
-                Err(e) if Instant::now() < deadline => {
-                    tracing::debug!(cause = %e, "address still in use");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => panic!("rebind {}: {e}", slot.config.listen),
-            }
-        };
-        slot.running = Some(master::node::start_on(slot.config.clone(), listener).await.expect("restart master"));
-    }
-
-    async fn shutdown(mut self) {
-        for id in self.running_ids() {
-            self.stop(id).await;
-        }
-    }
-
-    async fn propose(&self, cmd: Command) -> Applied {
-        let id = self.leader(Duration::from_secs(30)).await.expect("a leader");
-        match self.node(id).proposer.propose(cmd).await {
-            Ok(Proposed { applied, .. }) => applied,
-            Err(e) => panic!("propose: {e:?}"),
-        }
-    }
-
-    /// Registers the stand-ins and waits until the health checker has them up.
-    async fn register(&self, urls: &[String]) {
-        for (i, url) in urls.iter().enumerate() {
-            let spec =
-                NodeSpec { url: url.clone(), username: None, password: None, tags: vec![], max_proc: Some(1_000_000) };
-            let r = self.propose(Command::RegisterNode { id: format!("s{}", i + 1), spec }).await;
-            assert!(!matches!(r, Applied::Rejected(_)), "register: {r:?}");
-        }
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let id = self.leader(Duration::from_secs(30)).await.expect("a leader");
-            let up = self
-                .node(id)
-                .state
-                .read(|s| s.nodes.values().filter(|n| matches!(n.status, NodeStatus::Up { .. })).count() == urls.len());
-            if up {
-                return;
-            }
-            assert!(Instant::now() < deadline, "stand-ins never marked up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    /// Creates the schedules, `concurrency` proposals in flight; returns their ids in order.
-    async fn create(&self, specs: Vec<ScheduleSpec>, concurrency: usize) -> Vec<String> {
-        let leader = self.leader(Duration::from_secs(30)).await.expect("a leader");
-        let node = self.node(leader).clone();
-        let ids: Vec<(usize, String)> = futures::stream::iter(specs.into_iter().enumerate())
-            .map(|(i, spec)| {
-                let node = node.clone();
-                async move {
-                    // An election under the creation load (3 masters share this process's
-                    // cores) answers NoLeader, which is never committed: wait and resend.
-                    let deadline = Instant::now() + Duration::from_secs(60);
-                    loop {
-                        match node.proposer.propose(Command::CreateSchedule { spec: spec.clone() }).await {
-                            Ok(Proposed { applied: Applied::Schedule { id, .. }, .. }) => return (i, id),
-                            Err(ProposeError::NoLeader) if Instant::now() < deadline => {
-                                tokio::time::sleep(Duration::from_millis(100)).await
-                            }
-                            other => panic!("create schedule: {other:?}"),
+/// Creates the schedules, `concurrency` proposals in flight; returns their ids in order.
+async fn create(cluster: &TestCluster, specs: Vec<ScheduleSpec>, concurrency: usize) -> Vec<String> {
+    let leader = cluster.try_leader(Duration::from_secs(30)).await.expect("a leader");
+    let node = cluster.master(leader).clone();
+    let ids: Vec<(usize, String)> = futures::stream::iter(specs.into_iter().enumerate())
+        .map(|(i, spec)| {
+            let node = node.clone();
+            async move {
+                // An election under the creation load (3 masters share this process's
+                // cores) answers NoLeader, which is never committed: wait and resend.
+                let deadline = Instant::now() + Duration::from_secs(60);
+                loop {
+                    match node.proposer.propose(Command::CreateSchedule { spec: spec.clone() }).await {
+                        Ok(Proposed { applied: Applied::Schedule { id, .. }, .. }) => return (i, id),
+                        Err(ProposeError::NoLeader) if Instant::now() < deadline => {
+                            tokio::time::sleep(Duration::from_millis(100)).await
                         }
+                        other => panic!("create schedule: {other:?}"),
                     }
                 }
-            })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
-        let mut ids = ids;
-        ids.sort();
-        ids.into_iter().map(|(_, id)| id).collect()
-    }
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut ids = ids;
+    ids.sort();
+    ids.into_iter().map(|(_, id)| id).collect()
 }
 
 // ---- figures ----------------------------------------------------------------------------------
@@ -407,17 +175,17 @@ struct SizeResult {
 async fn run_size(args: &Args, n: usize) -> SizeResult {
     eprintln!("== {n} schedules: starting a 3-master cluster and {} stand-in slaves", args.slaves);
     let rec: Rec = Default::default();
-    let cluster = Cluster::start().await;
+    let cluster = start_cluster().await;
     let mut urls = Vec::new();
     for i in 0..args.slaves.max(1) {
         urls.push(start_stand_in(&format!("s{}", i + 1), rec.clone()).await);
     }
-    cluster.register(&urls).await;
+    stand_in::register(&cluster, &urls, 1_000_000).await;
     let started = Instant::now();
     let specs: Vec<ScheduleSpec> = (0..n)
         .map(|i| spec(format!("{} * * * * *", i % 60), MisfirePolicy::FireOnce { starting_deadline_ms: 60_000 }))
         .collect();
-    let ids = cluster.create(specs, args.create_concurrency).await;
+    let ids = create(&cluster, specs, args.create_concurrency).await;
     let create_s = started.elapsed().as_secs_f64();
     eprintln!("   created {n} schedules in {create_s:.1} s ({:.0}/s)", n as f64 / create_s);
     let second_of: HashMap<&str, i64> = ids.iter().enumerate().map(|(i, id)| (id.as_str(), (i % 60) as i64)).collect();
@@ -430,12 +198,12 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
     let settled = cluster.snapshots_built(Duration::from_secs(120)).await;
     eprintln!("   snapshots of the creation built after {settled:.1} s");
     // The window: whole seconds, starting 2 s after that.
-    let t0 = (now_ms() as i64 / 1000 + 2) * 1000;
+    let t0 = (now_ms() / 1000 + 2) * 1000;
     let t1 = t0 + args.seconds as i64 * 1000;
     eprintln!("   measuring {} s", args.seconds);
     let before = leader_term(&cluster).await;
     let wait = |until: i64| async move {
-        let d = until - now_ms() as i64;
+        let d = until - now_ms();
         if d > 0 {
             tokio::time::sleep(Duration::from_millis(d as u64)).await;
         }
@@ -519,8 +287,8 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
     eprintln!("   leader and term at the window's start {before:?}, after it {after:?}");
 
     // The ledger's view of the window's ticks.
-    let leader = cluster.leader(Duration::from_secs(30)).await.expect("a leader");
-    let ledger = cluster.node(leader).state.read(|s| {
+    let leader = cluster.try_leader(Duration::from_secs(30)).await.expect("a leader");
+    let ledger = cluster.master(leader).state.read(|s| {
         let (mut fired, mut dispatched, mut pending, mut failed, mut skipped) = (0, 0, 0, 0, 0);
         for sid in &ids {
             for r in s.fires_of(sid).filter(|r| r.tick_ms >= t0 && r.tick_ms < t1) {
@@ -574,14 +342,14 @@ async fn run_failover(args: &Args) -> FailoverResult {
     let f = args.failover_schedules.max(1);
     eprintln!("== failover: {} kills, {f} every-second schedules", args.kills);
     let rec: Rec = Default::default();
-    let mut cluster = Cluster::start().await;
+    let mut cluster = start_cluster().await;
     let mut urls = Vec::new();
     for i in 0..args.slaves.max(1) {
         urls.push(start_stand_in(&format!("s{}", i + 1), rec.clone()).await);
     }
-    cluster.register(&urls).await;
+    stand_in::register(&cluster, &urls, 1_000_000).await;
     let specs = (0..f).map(|_| spec("* * * * * *".into(), MisfirePolicy::FireAll { cap: 100 })).collect();
-    let ids = cluster.create(specs, args.create_concurrency).await;
+    let ids = create(&cluster, specs, args.create_concurrency).await;
     let ids: HashSet<String> = ids.into_iter().collect();
     tokio::time::sleep(Duration::from_secs(3)).await;
 
@@ -589,14 +357,14 @@ async fn run_failover(args: &Args) -> FailoverResult {
     for k in 0..args.kills {
         // Spread the kill over the second's phases.
         let phase = (k as i64 * 370) % 1000;
-        let now = now_ms() as i64;
+        let now = now_ms();
         let target = (now / 1000 + 1) * 1000 + phase;
         tokio::time::sleep(Duration::from_millis((target - now).max(0) as u64)).await;
-        let Some(old) = cluster.leader(Duration::from_secs(30)).await else {
+        let Some(old) = cluster.try_leader(Duration::from_secs(30)).await else {
             eprintln!("   kill {k}: no leader agreed; stopping");
             break;
         };
-        let kill_ms = now_ms() as i64;
+        let kill_ms = now_ms();
         let kill_at = Instant::now();
         cluster.stop(old).await;
         let stopped_ms = kill_at.elapsed().as_secs_f64() * 1000.0;
@@ -647,7 +415,7 @@ async fn run_failover(args: &Args) -> FailoverResult {
         }
         cluster.restart(old).await;
         // Let the restarted master catch up and be agreed on before the next kill.
-        if cluster.leader(Duration::from_secs(30)).await.is_none() {
+        if cluster.try_leader(Duration::from_secs(30)).await.is_none() {
             eprintln!("   no leader agreed after restarting {old}");
         }
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -737,7 +505,7 @@ async fn main() {
 }
 
 /// The leader all masters agree on, and its term (a change across a window means an election).
-async fn leader_term(c: &Cluster) -> Option<(u64, u64)> {
-    let l = c.leader(Duration::from_secs(30)).await?;
-    Some((l, c.node(l).metrics().current_term))
+async fn leader_term(c: &TestCluster) -> Option<(u64, u64)> {
+    let l = c.try_leader(Duration::from_secs(30)).await?;
+    Some((l, c.master(l).metrics().current_term))
 }
