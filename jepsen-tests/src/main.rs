@@ -1,14 +1,15 @@
 //! `jepsen-tests smoke --out DIR` (the short set) and
 //! `jepsen-tests run --scenario NAME --seed N --time 30m --out DIR` (long seeded runs).
 //! Both need root (network namespaces, iptables). Exit status 0 only when the verdict is valid.
+//! Scenario names are parsed here, once ([`Scenario`]).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use clap::Subcommand;
-use jepsen_tests::scenario::FaultKind;
 use jepsen_tests::scenario::RunConfig;
+use jepsen_tests::scenario::Scenario;
 
 #[derive(Parser)]
 #[command(name = "jepsen-tests", about = "Fault injection against a real spider-platform cluster")]
@@ -34,7 +35,7 @@ enum Cmd {
         /// slave: its kinds in seeded shuffled rounds); mixed (every kind), mixed-basic (the
         /// first six), or none (no faults).
         #[arg(long)]
-        scenario: String,
+        scenario: Scenario,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// How long the workload runs: 90s, 5m, 30m, 1h.
@@ -78,12 +79,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Smoke { out } => exit(jepsen_tests::scenario::smoke(&out).await),
         Cmd::Check { dir } => exit(jepsen_tests::scenario::recheck(&dir)),
         Cmd::Run { scenario, seed, time, out } => {
-            let faults = if scenario == "none" { Some(vec![]) } else { FaultKind::for_scenario(&scenario) };
-            let Some(faults) = faults else {
-                eprintln!("jepsen-tests: unknown scenario {scenario:?}");
-                return std::process::ExitCode::FAILURE;
-            };
-            let cfg = RunConfig::new(&scenario, faults, seed, time, &out);
+            let cfg = RunConfig::new(&scenario.name, scenario.faults, seed, time, &out);
             exit(jepsen_tests::scenario::run(&cfg).await)
         }
     }

@@ -25,17 +25,20 @@ pub const NAME: &str = "real-1";
 pub const TAG: &str = "real";
 pub const STANDIN_TAG: &str = "standin";
 
-/// Where a real slave comes from: `$SPIDER_SLAVE_BIN` or `spider-slave` next to the master
-/// binary, run with `$SPIDER_PYTHON` (a Python with Scrapy; the README's commands make one).
-pub fn locate(master_bin: &Path) -> Result<(PathBuf, PathBuf), String> {
-    let python = std::env::var_os("SPIDER_PYTHON").map(PathBuf::from).ok_or("SPIDER_PYTHON is not set")?;
+/// The real slave's binary: `$SPIDER_SLAVE_BIN`, or `spider-slave` next to the master binary.
+pub fn binary(master_bin: &Path) -> Result<PathBuf, String> {
     let bin = std::env::var_os("SPIDER_SLAVE_BIN")
         .map(PathBuf::from)
         .unwrap_or_else(|| master_bin.with_file_name("spider-slave"));
     if !bin.is_file() {
         return Err(format!("{} not found (build the workspace in release mode)", bin.display()));
     }
-    Ok((bin, python))
+    Ok(bin)
+}
+
+/// The Python the real slave runs Scrapy with: `$SPIDER_PYTHON` (the README's commands make one).
+pub fn find_python() -> Result<PathBuf, String> {
+    std::env::var_os("SPIDER_PYTHON").map(PathBuf::from).ok_or_else(|| "SPIDER_PYTHON is not set".to_string())
 }
 
 pub struct RealSlave {
@@ -69,9 +72,9 @@ impl RealSlave {
         Ok(RealSlave { url: format!("http://{ip}:{port}"), run_log: dir.join("runs.jsonl"), child })
     }
 
-    /// Every run the spiders logged, as started deliveries (oldest first). A line that is not
-    /// a run record is an error: the log is the evidence.
-    pub fn runs(&self) -> anyhow::Result<Vec<Delivery>> {
+    /// Every run the spiders logged, as started deliveries of `project`'s `spider` (oldest
+    /// first). A line that is not a run record is an error: the log is the evidence.
+    pub fn runs(&self, project: &str, spider: &str) -> anyhow::Result<Vec<Delivery>> {
         let text = match std::fs::read_to_string(&self.run_log) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
             other => other?,
@@ -86,8 +89,8 @@ impl RealSlave {
                 unix_ms,
                 slave: NAME.to_string(),
                 job_id: job.to_string(),
-                project: crate::workload::PROJECT.to_string(),
-                spider: crate::workload::SPIDER.to_string(),
+                project: project.to_string(),
+                spider: spider.to_string(),
                 peer: String::new(),
                 idempotency_key: None,
                 started: true,
