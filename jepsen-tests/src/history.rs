@@ -94,6 +94,9 @@ pub enum Event {
     FinalReads { at_ms: u64 },
     /// A master's final state after the heal: applied index and a digest of its schedules.
     Final { at_ms: u64, node: u8, applied: Option<u64>, digest: String, schedules: usize },
+    /// The run has no real spider-slave beside the stand-ins, and why (no Python with Scrapy
+    /// found, no binary): the `real_slave` checker cannot judge, and says this.
+    NoRealSlave { at_ms: u64, why: String },
     /// A `panicked at` line in a master's log.
     Panic { node: u8, line: String },
     /// The run stopped early (no leader, setup failed…): what is left is judged, and the run
@@ -113,6 +116,7 @@ impl Event {
             | Event::Delivery { at_ms, .. }
             | Event::WorkloadEnd { at_ms }
             | Event::RunError { at_ms, .. }
+            | Event::NoRealSlave { at_ms, .. }
             | Event::FinalReads { at_ms }
             | Event::Final { at_ms, .. } => *at_ms,
         }

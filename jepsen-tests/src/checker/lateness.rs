@@ -107,11 +107,19 @@ pub fn lateness(h: &History, bound_ms: u64, steady_p99_ms: u64) -> (Verdict, Lat
 
 /// The real slave ran real crawls: at least one, each job id once (duplicates across all
 /// slaves are [`super::fires::no_duplicate_start`]'s). Its lateness (tick to the spider's
-/// start, Scrapy's start-up included) is reported here, apart from the stand-ins'.
+/// start, Scrapy's start-up included) is reported here, apart from the stand-ins'. Without a
+/// crawl the verdict is unknown, with the reason the run recorded ([`Event::NoRealSlave`]).
 pub fn real_slave(h: &History) -> Verdict {
     let runs = real_starts(h);
     if runs.is_empty() {
-        return Verdict::unknown("no crawl ran on a real spider-slave (SPIDER_PYTHON unset, or it never started)");
+        let why = h.events.iter().find_map(|e| match e {
+            Event::NoRealSlave { why, .. } => Some(why.as_str()),
+            _ => None,
+        });
+        return Verdict::unknown(match why {
+            Some(why) => format!("no crawl ran on a real spider-slave: {why}"),
+            None => "no crawl ran on a real spider-slave (no Python with Scrapy, or it never started)".to_string(),
+        });
     }
     let late =
         pcts(runs.iter().filter_map(|d| split_job_id(&d.job_id).map(|(_, t)| d.unix_ms.saturating_sub(t))).collect());

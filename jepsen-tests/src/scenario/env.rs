@@ -42,7 +42,7 @@ pub struct Env {
 impl Env {
     /// Starts the hosts, the proxies (only when a fault needs them: they add a hop to every
     /// Raft message), the masters, the stand-ins and the real slave, then the recorder and the
-    /// observer.
+    /// observer. Without a real slave, the history says why ([`Event::NoRealSlave`]).
     pub async fn start(cfg: &RunConfig) -> anyhow::Result<Env> {
         std::fs::create_dir_all(&cfg.out)?;
         let net = Net::create(3)?;
@@ -56,17 +56,22 @@ impl Env {
         for i in 1..=cfg.slaves {
             standins.push(StandIn::start(&format!("s{i}"), &net.bridge_ip, cfg.bounds.job_ms).await?);
         }
-        let found = realslave::find_python().and_then(|p| realslave::binary(&cluster.bin).map(|bin| (bin, p)));
-        let real = match found {
-            Ok((bin, python)) => Some(RealSlave::start(&bin, &python, &net.bridge_ip, &cfg.out.join("real-slave"))?),
-            Err(why) => {
-                tracing::warn!(%why, "no real spider-slave in this run");
-                None
+        let python = match &cfg.python {
+            Some(p) => Ok(p.clone()),
+            None => realslave::find_python(),
+        };
+        let (real, no_real) = match python.and_then(|p| realslave::binary(&cluster.bin).map(|bin| (bin, p))) {
+            Ok((bin, python)) => {
+                (Some(RealSlave::start(&bin, &python, &net.bridge_ip, &cfg.out.join("real-slave"))?), None)
             }
+            Err(why) => (None, Some(why)),
         };
         let masters: Vec<(u8, String)> = net.hosts.iter().map(|h| (h.index, Cluster::url(&net, h.index))).collect();
         let api = Api::new(masters, Duration::from_secs(3))?;
         let rec = Recorder::new(cfg.seed, &cfg.scenario, cfg.faults.clone());
+        if let Some(why) = no_real {
+            rec.push(Event::NoRealSlave { at_ms: rec.now(), why });
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let observer =
             tokio::spawn(observe(Api::new(api.masters.clone(), Duration::from_millis(300))?, rec.clone(), stop_rx));

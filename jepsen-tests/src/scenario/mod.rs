@@ -31,6 +31,7 @@ pub use self::results::combine;
 pub use self::results::recheck;
 pub use self::results::results_json;
 use crate::history::Event;
+use crate::realslave;
 use crate::workload;
 use crate::workload::Rng;
 
@@ -83,10 +84,13 @@ pub async fn run(cfg: &RunConfig) -> anyhow::Result<Value> {
 
 /// The smoke set ([`plan::smoke_runs`]): leader kill, leader pause, leader-in-minority, each
 /// with the cron workload for a short run and one fault window. Writes `out/results.json` and
-/// `out/report.html` over the three (each scenario's own files are in `out/<scenario>/`).
+/// `out/report.html` over the three (each scenario's own files are in `out/<scenario>/`). The
+/// real slave's Python is looked for once, for all three.
 pub async fn smoke(out: &Path) -> anyhow::Result<Value> {
+    let python = realslave::find_python().ok();
     let mut scenarios = Vec::new();
-    for cfg in plan::smoke_runs(out) {
+    for mut cfg in plan::smoke_runs(out) {
+        cfg.python = python.clone();
         scenarios.push(run(&cfg).await?);
     }
     let results = combine(&scenarios);

@@ -120,6 +120,9 @@ pub struct RunConfig {
     pub bounds: Bounds,
     /// The honesty self-test: the harness records a duplicate start of its own.
     pub inject_duplicate: bool,
+    /// The Python the real slave runs Scrapy with; `None`: looked for when the run starts
+    /// ([`crate::realslave::find_python`]).
+    pub python: Option<PathBuf>,
 }
 
 impl RunConfig {
@@ -136,6 +139,7 @@ impl RunConfig {
             clients: 3,
             bounds: Bounds::default(),
             inject_duplicate: false,
+            python: None,
         }
     }
 }
