@@ -14,6 +14,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use crate::cluster::TOKEN;
+use crate::fault::Fault;
 use crate::history::Event;
 use crate::history::History;
 
@@ -99,7 +100,7 @@ pub struct Recorder {
 
 impl Recorder {
     /// Starts the history with [`Event::Start`] stamped now.
-    pub fn new(seed: u64, scenario: &str, requested: Vec<String>) -> Self {
+    pub fn new(seed: u64, scenario: &str, requested: Vec<Fault>) -> Self {
         let start = Instant::now();
         let unix_ms = crate::standin::unix_ms();
         let first = Event::Start { unix_ms, seed, scenario: scenario.to_string(), requested };

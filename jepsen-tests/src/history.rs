@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::fault::Fault;
 use crate::standin::Delivery;
 
 /// A client operation's phase (Jepsen's `:invoke`, `:ok`, `:fail`, `:info`).
@@ -43,15 +44,15 @@ pub enum Event {
         seed: u64,
         scenario: String,
         #[serde(default)]
-        requested: Vec<String>,
+        requested: Vec<Fault>,
     },
     /// A master answered `/healthz`.
     Observed { at_ms: u64, node: u8, state: String, term: u64, leader: Option<u64>, applied: Option<u64> },
-    /// A fault was installed (`installed: true`) or could not be (`false`). Slave faults have
-    /// kinds starting with `slave-` and target the stand-in's index.
-    Fault { at_ms: u64, kind: String, target: u8, installed: bool },
+    /// A fault was installed (`installed: true`) or could not be (`false`), one event per
+    /// target (0: none was chosen). Slave faults ([`Fault::is_slave`]) target the stand-in's index.
+    Fault { at_ms: u64, kind: Fault, target: u8, installed: bool },
     /// A fault was removed.
-    Healed { at_ms: u64, kind: String, target: u8 },
+    Healed { at_ms: u64, kind: Fault, target: u8 },
     /// A client operation: one `invoke`, then one of `ok`/`fail`/`info` with the same
     /// `process` and `f`. `key` is the schedule id (absent on a create's invoke). `version` and
     /// `paused` are what the answer showed (a read of a missing schedule: `ok` without them).
@@ -93,6 +94,9 @@ pub enum Event {
     FinalReads { at_ms: u64 },
     /// A master's final state after the heal: applied index and a digest of its schedules.
     Final { at_ms: u64, node: u8, applied: Option<u64>, digest: String, schedules: usize },
+    /// The run has no real spider-slave beside the stand-ins, and why (no Python with Scrapy
+    /// found, no binary): the `real_slave` checker cannot judge, and says this.
+    NoRealSlave { at_ms: u64, why: String },
     /// A `panicked at` line in a master's log.
     Panic { node: u8, line: String },
     /// The run stopped early (no leader, setup failed…): what is left is judged, and the run
@@ -112,6 +116,7 @@ impl Event {
             | Event::Delivery { at_ms, .. }
             | Event::WorkloadEnd { at_ms }
             | Event::RunError { at_ms, .. }
+            | Event::NoRealSlave { at_ms, .. }
             | Event::FinalReads { at_ms }
             | Event::Final { at_ms, .. } => *at_ms,
         }
@@ -150,5 +155,30 @@ impl History {
     /// The events as JSON lines.
     pub fn to_jsonl(&self) -> String {
         self.events.iter().filter_map(|e| serde_json::to_string(e).ok()).map(|l| l + "\n").collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lines as `history.jsonl` has always written them: fault kinds are their names.
+    const STORED: &str = r#"{"type":"start","unix_ms":1000,"seed":7,"scenario":"mixed","requested":["kill-leader","proxy-delay:200","slave-5xx"]}
+{"type":"fault","at_ms":20,"kind":"clock-strobe:30000:6:400","target":2,"installed":true}
+{"type":"healed","at_ms":40,"kind":"clock-strobe:30000:6:400","target":2}
+{"type":"fault","at_ms":50,"kind":"membership-re-add:leader","target":0,"installed":false}
+"#;
+
+    #[test]
+    fn a_stored_history_reads_back_with_its_faults_parsed() {
+        let h = History::from_jsonl(STORED).expect("the stored format parses");
+        let requested = vec![Fault::KillLeader, Fault::ProxyDelay { ms: 200 }, Fault::Slave5xx];
+        assert_eq!(h.events[0], Event::Start { unix_ms: 1000, seed: 7, scenario: "mixed".into(), requested });
+        let strobe = Fault::ClockStrobe { ms: 30_000, flips: 6, period_ms: 400 };
+        assert_eq!(h.events[1], Event::Fault { at_ms: 20, kind: strobe, target: 2, installed: true });
+        assert_eq!(h.events[2], Event::Healed { at_ms: 40, kind: strobe, target: 2 });
+        assert_eq!(h.to_jsonl(), STORED, "written back unchanged");
+        let unknown = STORED.replace("slave-5xx", "earthquake");
+        assert!(History::from_jsonl(&unknown).is_err(), "an unknown fault is refused where it is read");
     }
 }

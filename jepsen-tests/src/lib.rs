@@ -4,18 +4,21 @@
 //!
 //! - [`net`]: test hosts (namespaces, veth, bridge) and partitions.
 //! - [`cluster`]: launching, killing, pausing masters.
-//! - [`nemesis`], [`proxy`]: every fault kind (process, partition shapes, per-link proxy, clock, membership).
+//! - [`fault`]: the one vocabulary of faults (master and slave), named and parsed once.
+//! - [`nemesis`], [`proxy`]: installing every master fault (process, partition shapes, per-link
+//!   proxy, clock, membership).
 //! - [`standin`]: the recording Scrapyd stand-in slaves, with fault modes.
 //! - [`client`]: the HTTP client for the masters' API, and the history recorder.
 //! - [`workload`]: the cron workload (steady and churn schedules, client tasks, final reads).
 //! - [`history`]: what was observed, done and injected.
 //! - [`checker`]: verdicts over a history.
-//! - [`scenario`]: runs (workload + fault windows), the smoke set, `results.json`.
+//! - [`scenario`]: runs (plan, environment, fault windows, results), the smoke set, `results.json`.
 //! - [`report`]: `report.html` with inline SVG plots.
 
 pub mod checker;
 pub mod client;
 pub mod cluster;
+pub mod fault;
 pub mod history;
 pub mod nemesis;
 pub mod net;

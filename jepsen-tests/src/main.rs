@@ -1,14 +1,17 @@
 //! `jepsen-tests smoke --out DIR` (the short set) and
 //! `jepsen-tests run --scenario NAME --seed N --time 30m --out DIR` (long seeded runs).
 //! Both need root (network namespaces, iptables). Exit status 0 only when the verdict is valid.
+//! Scenario names are parsed here, once ([`Scenario`]); the real slave's Python is looked for
+//! here too ([`realslave::find_python`]), and its absence said before the run starts.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
 use clap::Subcommand;
-use jepsen_tests::scenario::FaultKind;
+use jepsen_tests::realslave;
 use jepsen_tests::scenario::RunConfig;
+use jepsen_tests::scenario::Scenario;
 
 #[derive(Parser)]
 #[command(name = "jepsen-tests", about = "Fault injection against a real spider-platform cluster")]
@@ -20,6 +23,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Leader kill, leader pause, leader-in-minority partition, each with the cron workload.
+    /// The real spider-slave uses SPIDER_PYTHON, else $SPIDER_VENV/bin/python, else
+    /// ~/.cache/spider-platform/venv/bin/python (the venv scripts/setup.sh makes).
     Smoke {
         #[arg(long)]
         out: PathBuf,
@@ -34,7 +39,7 @@ enum Cmd {
         /// slave: its kinds in seeded shuffled rounds); mixed (every kind), mixed-basic (the
         /// first six), or none (no faults).
         #[arg(long)]
-        scenario: String,
+        scenario: Scenario,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// How long the workload runs: 90s, 5m, 30m, 1h.
@@ -71,19 +76,32 @@ fn exit(results: anyhow::Result<serde_json::Value>) -> std::process::ExitCode {
     }
 }
 
+/// The real slave's Python, or `None` after saying on stderr why there is none and what follows.
+fn python() -> Option<std::path::PathBuf> {
+    match realslave::find_python() {
+        Ok(p) => Some(p),
+        Err(why) => {
+            eprintln!(
+                "jepsen-tests: {why}\njepsen-tests: the runs go on without a real spider-slave; its checker \
+                 (real_slave) will say unknown, so the verdict cannot be valid"
+            );
+            None
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Smoke { out } => exit(jepsen_tests::scenario::smoke(&out).await),
+        Cmd::Smoke { out } => {
+            python();
+            exit(jepsen_tests::scenario::smoke(&out).await)
+        }
         Cmd::Check { dir } => exit(jepsen_tests::scenario::recheck(&dir)),
         Cmd::Run { scenario, seed, time, out } => {
-            let faults = if scenario == "none" { Some(vec![]) } else { FaultKind::for_scenario(&scenario) };
-            let Some(faults) = faults else {
-                eprintln!("jepsen-tests: unknown scenario {scenario:?}");
-                return std::process::ExitCode::FAILURE;
-            };
-            let cfg = RunConfig::new(&scenario, faults, seed, time, &out);
+            let mut cfg = RunConfig::new(&scenario.name, scenario.faults, seed, time, &out);
+            cfg.python = python();
             exit(jepsen_tests::scenario::run(&cfg).await)
         }
     }

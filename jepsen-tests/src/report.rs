@@ -116,7 +116,7 @@ pub fn html(results: &Value, h: &History, c: &Checked) -> String {
             let _ = writeln!(
                 s,
                 "<tr><td>{}</td><td>{}</td><td>{:.1}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}/{}/{}</td></tr>",
-                esc(&f.kind),
+                esc(&f.kind.to_string()),
                 f.target,
                 f.at_ms as f64 / 1000.0,
                 f.healed_at_ms.map_or("-".into(), |t| format!("{:.1}", t as f64 / 1000.0)),
@@ -148,7 +148,7 @@ pub fn html(results: &Value, h: &History, c: &Checked) -> String {
                     out,
                     "<text x=\"{:.1}\" y=\"12\" font-size=\"10\">{}{} → {target}</text>",
                     x(*at_ms as f64),
-                    esc(kind),
+                    esc(&kind.to_string()),
                     if *installed { "" } else { " (skipped)" }
                 );
             }
@@ -253,6 +253,7 @@ mod tests {
     use super::*;
     use crate::checker::check_all;
     use crate::checker::Bounds;
+    use crate::fault::Fault;
 
     #[test]
     fn the_page_is_self_contained_svg() {
@@ -260,8 +261,8 @@ mod tests {
             events: vec![
                 Event::Start { unix_ms: 1_000, seed: 3, scenario: "t".into(), requested: vec![] },
                 Event::Observed { at_ms: 10, node: 1, state: "Leader".into(), term: 1, leader: Some(1), applied: None },
-                Event::Fault { at_ms: 20, kind: "kill-leader".into(), target: 1, installed: true },
-                Event::Healed { at_ms: 40, kind: "kill-leader".into(), target: 1 },
+                Event::Fault { at_ms: 20, kind: Fault::KillLeader, target: 1, installed: true },
+                Event::Healed { at_ms: 40, kind: Fault::KillLeader, target: 1 },
             ],
         };
         let c = check_all(&h, &Bounds::default());

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use jepsen_tests::cluster::Cluster;
 use jepsen_tests::cluster::TOKEN;
-use jepsen_tests::nemesis::Fault;
+use jepsen_tests::fault::Fault;
 use jepsen_tests::nemesis::Nemesis;
 use jepsen_tests::net::Net;
 use rand::SeedableRng;

@@ -1,6 +1,9 @@
 //! The fire checkers on small hand-made histories, valid and invalid.
 
-use super::*;
+use super::fires::*;
+use super::lateness::*;
+use super::windows::*;
+use crate::fault::Fault;
 use crate::history::Event;
 use crate::history::History;
 use crate::history::OpKind;
@@ -122,8 +125,8 @@ fn lost_ticks_follow_the_misfire_policy() {
     assert!(v.details.contains(&(START + 4000).to_string()), "{}", v.details);
     // Inside a fault window, skip may; fire_all may not.
     let fault = |mut ev: Vec<Event>| {
-        ev.push(Event::Fault { at_ms: 3500, kind: "kill-leader".into(), target: 1, installed: true });
-        ev.push(Event::Healed { at_ms: 4500, kind: "kill-leader".into(), target: 1 });
+        ev.push(Event::Fault { at_ms: 3500, kind: Fault::KillLeader, target: 1, installed: true });
+        ev.push(Event::Healed { at_ms: 4500, kind: Fault::KillLeader, target: 1 });
         History { events: ev }
     };
     assert_eq!(no_lost_tick(&fault(steady(20, "skip", &[4, 5])), 1000).0.valid, Some(true));
@@ -131,8 +134,8 @@ fn lost_ticks_follow_the_misfire_policy() {
     assert_eq!(no_lost_tick(&fault(steady(20, "fire_once", &[4])), 1000).0.valid, Some(true));
     // A slave fault leaves a healthy slave: no tick may go missing, whatever the policy.
     let mut ev = steady(20, "skip", &[4]);
-    ev.push(Event::Fault { at_ms: 3500, kind: "slave-5xx".into(), target: 1, installed: true });
-    ev.push(Event::Healed { at_ms: 4500, kind: "slave-5xx".into(), target: 1 });
+    ev.push(Event::Fault { at_ms: 3500, kind: Fault::Slave5xx, target: 1, installed: true });
+    ev.push(Event::Healed { at_ms: 4500, kind: Fault::Slave5xx, target: 1 });
     assert_eq!(no_lost_tick(&History { events: ev }, 1000).0.valid, Some(false));
 }
 
@@ -143,14 +146,15 @@ fn observed(at_ms: u64, node: u8, state: &str, term: u64) -> Event {
 #[test]
 fn only_a_fault_that_cost_the_leader_excuses_a_missed_tick() {
     // Master 2 leads term 3; a fault hits master `target` from 3.5 s to 4.5 s; tick 4 s is missed.
-    let run = |kind: &str, target: u8, later_term: Option<u64>| {
+    let run = |name: &str, target: u8, later_term: Option<u64>| {
+        let kind: Fault = name.parse().expect("a fault name");
         let mut ev = steady(20, "skip", &[4]);
         ev.push(observed(1000, 2, "Leader", 3));
-        ev.push(Event::Fault { at_ms: 3500, kind: kind.into(), target, installed: true });
+        ev.push(Event::Fault { at_ms: 3500, kind, target, installed: true });
         if let Some(term) = later_term {
             ev.push(observed(4200, 1, "Leader", term));
         }
-        ev.push(Event::Healed { at_ms: 4500, kind: kind.into(), target });
+        ev.push(Event::Healed { at_ms: 4500, kind, target });
         no_lost_tick(&History { events: ev }, 1000).0
     };
     // A follower killed, cut off or re-added, the leader still in the majority: the leader kept
@@ -231,14 +235,14 @@ fn faults_are_summed_up_per_kind_one_install_once() {
     let mut ev = steady(30, "fire_all", &[]);
     ev.push(observed(500, 2, "Leader", 3));
     for t in 1..=3 {
-        ev.push(Event::Fault { at_ms: 3500, kind: "kill-all".into(), target: t, installed: true });
+        ev.push(Event::Fault { at_ms: 3500, kind: Fault::KillAll, target: t, installed: true });
     }
     ev.push(observed(7000, 1, "Leader", 4));
     for t in 1..=3 {
-        ev.push(Event::Healed { at_ms: 6000, kind: "kill-all".into(), target: t });
+        ev.push(Event::Healed { at_ms: 6000, kind: Fault::KillAll, target: t });
     }
-    ev.push(Event::Fault { at_ms: 12_000, kind: "proxy-delay:200".into(), target: 0, installed: true });
-    ev.push(Event::Healed { at_ms: 14_000, kind: "proxy-delay:200".into(), target: 0 });
+    ev.push(Event::Fault { at_ms: 12_000, kind: Fault::ProxyDelay { ms: 200 }, target: 0, installed: true });
+    ev.push(Event::Healed { at_ms: 14_000, kind: Fault::ProxyDelay { ms: 200 }, target: 0 });
     let h = History { events: ev };
     let (_, l) = lateness(&h, 1000, 100);
     let faults = per_fault(&h, 1000, &l.points);

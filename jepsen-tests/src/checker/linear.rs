@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::collections::HashSet;
 
-use super::Verdict;
+use super::verdict::Verdict;
 use crate::history::Event;
 use crate::history::History;
 use crate::history::OpKind;

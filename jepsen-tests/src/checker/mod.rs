@@ -1,51 +1,32 @@
 //! Checkers judge the recorded history, not the cluster's opinion of itself.
 //!
-//! - here: election safety, failover, convergence, panics, and [`check_all`];
-//! - [`fires`]: duplicate starts, fires after pause/delete, lost ticks, overlap, lateness;
+//! - here: election safety, failover, convergence, panics, coverage, and [`check_all`] (the
+//!   one place that runs every checker and gathers [`Checked`]);
+//! - [`verdict`]: [`Verdict`] and how verdicts combine;
+//! - [`fires`]: fires read from the history; duplicate starts, fires after pause/delete, overlap;
+//! - [`windows`]: fault windows and the excuse rules; lost ticks;
+//! - [`lateness`]: lateness statistics, the real slave's crawls, per-fault and per-kind effects;
 //! - [`linear`]: per-schedule linearizability (WGL) and lost acknowledged writes.
+//!
+//! Imports go one way: `verdict` ← `fires` ← `windows` ← `lateness` ← here (`linear` needs
+//! only `verdict`).
 
 pub mod fires;
+pub mod lateness;
 pub mod linear;
+pub mod verdict;
+pub mod windows;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use self::verdict::overall;
+pub use self::verdict::Verdict;
+use self::windows::deposes_leader;
+use crate::fault::Fault;
 use crate::history::Event;
 use crate::history::History;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Verdict {
-    /// `true`, `false`, or `null` (unknown: the fault it needed never happened).
-    pub valid: Option<bool>,
-    pub details: String,
-}
-
-impl Verdict {
-    pub fn valid(details: impl Into<String>) -> Self {
-        Verdict { valid: Some(true), details: details.into() }
-    }
-
-    pub fn invalid(details: impl Into<String>) -> Self {
-        Verdict { valid: Some(false), details: details.into() }
-    }
-
-    pub fn unknown(details: impl Into<String>) -> Self {
-        Verdict { valid: None, details: details.into() }
-    }
-}
-
-/// Whether a fault kind is about slaves (the stand-ins), not masters.
-pub fn is_slave_fault(kind: &str) -> bool {
-    kind.starts_with("slave-")
-}
-
-/// Faults that take the leader away from the majority, so another master must take over
-/// (names as the nemesis module spells them; a `:parameter` suffix is ignored).
-pub fn deposes_leader(kind: &str) -> bool {
-    let base = kind.split(':').next().unwrap_or(kind);
-    matches!(base, "kill-leader" | "pause-leader" | "isolate-leader" | "leader-minority")
-}
 
 /// Election safety: no two masters ever report leading in the same term.
 pub fn election_safety(h: &History) -> Verdict {
@@ -157,17 +138,17 @@ pub fn no_panics(h: &History) -> Verdict {
 
 /// Every requested fault kind was installed at least once (else the run proves nothing about it).
 pub fn coverage(h: &History) -> Verdict {
-    let mut kinds: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let mut kinds: BTreeMap<Fault, (usize, usize)> = BTreeMap::new();
     for e in &h.events {
         if let Event::Start { requested, .. } = e {
             for k in requested {
-                kinds.entry(k.as_str()).or_default();
+                kinds.entry(*k).or_default();
             }
         }
     }
     for e in &h.events {
         if let Event::Fault { kind, installed, .. } = e {
-            let k = kinds.entry(kind.as_str()).or_default();
+            let k = kinds.entry(*kind).or_default();
             if *installed {
                 k.0 += 1;
             } else {
@@ -211,9 +192,10 @@ pub struct Checked {
     pub fires_checked: usize,
     pub faults_injected: usize,
     pub time_to_new_leader_ms: Vec<u64>,
-    pub lateness: fires::Lateness,
-    pub per_fault: Vec<fires::FaultStat>,
-    pub by_kind: BTreeMap<String, fires::KindStat>,
+    pub lateness: lateness::Lateness,
+    pub per_fault: Vec<lateness::FaultStat>,
+    /// Keyed by [`Fault::name`] (parameters dropped).
+    pub by_kind: BTreeMap<&'static str, lateness::KindStat>,
     /// Excused intervals, ms since the run's start.
     pub fault_windows: Vec<(u64, u64)>,
 }
@@ -227,18 +209,6 @@ impl Checked {
     pub fn anomalies(&self) -> usize {
         self.verdicts.values().filter(|v| v.valid == Some(false)).count()
     }
-}
-
-pub fn overall<'a>(vs: impl IntoIterator<Item = &'a Verdict>) -> Option<bool> {
-    let mut out = Some(true);
-    for v in vs {
-        match v.valid {
-            Some(false) => return Some(false),
-            None => out = None,
-            Some(true) => {}
-        }
-    }
-    out
 }
 
 /// Runs every checker.
@@ -261,12 +231,12 @@ pub fn check_all(h: &History, b: &Bounds) -> Checked {
     v.insert("coverage".into(), coverage(h));
     v.insert("no_duplicate_start".into(), fires::no_duplicate_start(h));
     v.insert("no_fire_after_pause_or_delete".into(), fires::no_fire_after_pause_or_delete(h));
-    let (lost, _) = fires::no_lost_tick(h, b.failover_ms);
+    let (lost, _) = windows::no_lost_tick(h, b.failover_ms);
     v.insert("no_lost_tick".into(), lost);
     v.insert("overlap_forbid".into(), fires::no_overlap_when_forbidden(h, b.job_ms));
-    let (late, lateness) = fires::lateness(h, b.failover_ms, b.steady_p99_ms);
+    let (late, lateness) = lateness::lateness(h, b.failover_ms, b.steady_p99_ms);
     v.insert("lateness".into(), late);
-    v.insert("real_slave".into(), fires::real_slave(h));
+    v.insert("real_slave".into(), lateness::real_slave(h));
     v.insert("linearizable_reads".into(), linear::linearizable_reads(h));
     v.insert("no_lost_write".into(), linear::no_lost_write(h, final_at_ms));
     v.insert("convergence".into(), convergence(h, b.masters));
@@ -277,8 +247,8 @@ pub fn check_all(h: &History, b: &Bounds) -> Checked {
         }
     }
     let start = h.start_unix_ms();
-    let per_fault = fires::per_fault(h, b.failover_ms, &lateness.points);
-    let by_kind = fires::by_kind(h, b.failover_ms, &per_fault, &lateness.points);
+    let per_fault = lateness::per_fault(h, b.failover_ms, &lateness.points);
+    let by_kind = lateness::by_kind(h, b.failover_ms, &per_fault, &lateness.points);
     Checked {
         verdicts: v,
         fires_checked: fires::first_starts(h).len(),
@@ -287,12 +257,16 @@ pub fn check_all(h: &History, b: &Bounds) -> Checked {
         per_fault,
         by_kind,
         lateness,
-        fault_windows: fires::fault_windows(h, b.failover_ms)
+        fault_windows: windows::fault_windows(h, b.failover_ms)
             .into_iter()
             .map(|(a, z)| (a.saturating_sub(start), z.saturating_sub(start)))
             .collect(),
     }
 }
+
+#[cfg(test)]
+#[path = "fires_test.rs"]
+mod fires_test;
 
 #[cfg(test)]
 mod tests {
@@ -314,7 +288,7 @@ mod tests {
     fn failover_needs_a_fault_and_a_new_leader() {
         let none = History { events: vec![obs(1, 1, "Leader", 1)] };
         assert_eq!(failover(&none).0.valid, None);
-        let fault = Event::Fault { at_ms: 10, kind: "kill-leader".into(), target: 1, installed: true };
+        let fault = Event::Fault { at_ms: 10, kind: Fault::KillLeader, target: 1, installed: true };
         let stuck = History { events: vec![obs(1, 1, "Leader", 1), fault.clone(), obs(20, 2, "Follower", 1)] };
         assert_eq!(failover(&stuck).0.valid, Some(false));
         let good = History { events: vec![obs(1, 1, "Leader", 1), fault, obs(700, 2, "Leader", 2)] };
@@ -346,15 +320,15 @@ mod tests {
         let panic = History { events: vec![Event::Panic { node: 2, line: "thread 'x' panicked at a.rs:1".into() }] };
         assert_eq!(no_panics(&panic).valid, Some(false));
         assert_eq!(no_panics(&History::default()).valid, Some(true));
-        let skipped = Event::Fault { at_ms: 1, kind: "kill-leader".into(), target: 0, installed: false };
+        let skipped = Event::Fault { at_ms: 1, kind: Fault::KillLeader, target: 0, installed: false };
         assert_eq!(coverage(&History { events: vec![skipped.clone()] }).valid, None);
-        let done = Event::Fault { at_ms: 2, kind: "kill-leader".into(), target: 1, installed: true };
+        let done = Event::Fault { at_ms: 2, kind: Fault::KillLeader, target: 1, installed: true };
         assert_eq!(coverage(&History { events: vec![skipped, done.clone()] }).valid, Some(true));
-        let start = |requested: Vec<String>| Event::Start { unix_ms: 0, seed: 0, scenario: "t".into(), requested };
-        let asked = History { events: vec![start(vec!["kill-leader".into(), "slave-5xx".into()]), done.clone()] };
+        let start = |requested: Vec<Fault>| Event::Start { unix_ms: 0, seed: 0, scenario: "t".into(), requested };
+        let asked = History { events: vec![start(vec![Fault::KillLeader, Fault::Slave5xx]), done.clone()] };
         let v = coverage(&asked);
         assert_eq!(v.valid, None, "slave-5xx was requested and never installed: {}", v.details);
-        assert_eq!(coverage(&History { events: vec![start(vec!["kill-leader".into()]), done] }).valid, Some(true));
+        assert_eq!(coverage(&History { events: vec![start(vec![Fault::KillLeader]), done] }).valid, Some(true));
         let broken = History { events: vec![Event::RunError { at_ms: 5, message: "no leader".into() }] };
         let c = check_all(&broken, &Bounds::default());
         assert_eq!(c.verdicts["run"].valid, Some(false));

@@ -18,7 +18,9 @@
 //!   back to 0, membership re-adds last (they need a quorum) — and reports each.
 //! - `rng` makes every random choice (targets, shapes, clock offsets); pass a seeded one.
 //!
-//! What each [`Fault`] does is documented on its variant; partition shapes are in [`shapes`],
+//! What each [`Fault`] does is documented on its variant (the vocabulary is [`crate::fault`]:
+//! slave faults are in it too, and [`Nemesis::install`] refuses them — the stand-ins take
+//! those); partition shapes are in [`shapes`],
 //! links faults in [`crate::proxy`]. Proxied faults need [`Nemesis::with_proxies`] *before* the
 //! masters start: the DNAT rules only catch new connections, and Raft keeps its connections.
 //!
@@ -28,7 +30,6 @@
 //! (`tests/nemesis.rs`, ignored reproducer).
 
 mod admin;
-mod fault;
 pub mod shapes;
 
 use std::collections::BTreeMap;
@@ -40,49 +41,27 @@ use std::time::Instant;
 
 use rand::seq::SliceRandom;
 use rand::Rng;
-use serde::Serialize;
 use tokio::task::JoinHandle;
-
-pub use fault::Fault;
-pub use fault::ParseFaultError;
 
 use self::admin::Admin;
 use self::shapes::Drops;
 use crate::cluster::Cluster;
 use crate::cluster::PORT;
+use crate::fault::Fault;
+use crate::fault::Healed;
+use crate::fault::Installed;
 use crate::net::Net;
 use crate::proxy::Mode;
 use crate::proxy::Proxy;
 
-/// What [`Nemesis::install`] did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Installed {
-    /// The fault in its canonical form (`Fault`'s `Display`, e.g. `proxy-delay:200`).
-    pub fault: String,
-    /// The masters it targets (the ones killed, paused, cut off, …).
-    pub targets: Vec<u8>,
-    pub installed: bool,
-    /// The shape or values chosen, or why it was not installed.
-    pub detail: String,
-}
-
-/// What [`Nemesis::heal`] did for one installed fault.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Healed {
-    pub fault: String,
-    pub targets: Vec<u8>,
-    pub healed: bool,
-    pub detail: String,
-}
-
 /// Something to undo at the next heal.
 enum Undo {
-    Resume { fault: String, nodes: Vec<u8> },
-    Restart { fault: String, nodes: Vec<u8> },
-    Partition { fault: String, nodes: Vec<u8> },
-    Proxies { fault: String, nodes: Vec<u8>, links: Vec<(u8, u8)> },
-    Clock { fault: String, node: u8, strobe: Option<JoinHandle<()>> },
-    ReAdd { fault: String, node: u8 },
+    Resume { fault: Fault, nodes: Vec<u8> },
+    Restart { fault: Fault, nodes: Vec<u8> },
+    Partition { fault: Fault, nodes: Vec<u8> },
+    Proxies { fault: Fault, nodes: Vec<u8>, links: Vec<(u8, u8)> },
+    Clock { fault: Fault, node: u8, strobe: Option<JoinHandle<()>> },
+    ReAdd { fault: Fault, node: u8 },
 }
 
 impl Undo {
@@ -98,14 +77,14 @@ impl Undo {
         }
     }
 
-    fn fault(&self) -> &str {
+    fn fault(&self) -> Fault {
         match self {
             Undo::Resume { fault, .. }
             | Undo::Restart { fault, .. }
             | Undo::Partition { fault, .. }
             | Undo::Proxies { fault, .. }
             | Undo::Clock { fault, .. }
-            | Undo::ReAdd { fault, .. } => fault,
+            | Undo::ReAdd { fault, .. } => *fault,
         }
     }
 }
@@ -162,12 +141,12 @@ impl Nemesis {
     }
 
     /// The faults installed and not yet healed, in install order.
-    pub fn pending(&self) -> Vec<String> {
-        self.pending.iter().map(|u| u.fault().to_string()).collect()
+    pub fn pending(&self) -> Vec<Fault> {
+        self.pending.iter().map(Undo::fault).collect()
     }
 
     /// Installs `f`. `leader` is the runner's latest view of the leader (faults that need one
-    /// are refused without it).
+    /// are refused without it). Slave faults are refused: the stand-ins install those.
     pub async fn install(
         &mut self,
         f: &Fault,
@@ -176,27 +155,27 @@ impl Nemesis {
         leader: Option<u8>,
         rng: &mut impl Rng,
     ) -> Installed {
-        let name = f.to_string();
         let outcome = match (f.needs_leader(), leader) {
+            _ if f.is_slave() => Err((vec![], format!("{f} is a slave fault: the stand-ins install it"))),
             (true, None) => Err((vec![], "no leader known".to_string())),
             (true, Some(l)) if !cluster.is_running(l) => Err((vec![l], format!("leader {l} is not running"))),
-            _ => self.install_checked(f, &name, net, cluster, leader, rng).await,
+            _ => self.install_checked(f, net, cluster, leader, rng).await,
         };
         match outcome {
-            Ok((targets, detail)) => Installed { fault: name, targets, installed: true, detail },
-            Err((targets, detail)) => Installed { fault: name, targets, installed: false, detail },
+            Ok((targets, detail)) => Installed { fault: *f, targets, installed: true, detail },
+            Err((targets, detail)) => Installed { fault: *f, targets, installed: false, detail },
         }
     }
 
     async fn install_checked(
         &mut self,
         f: &Fault,
-        name: &str,
         net: &Net,
         cluster: &mut Cluster,
         leader: Option<u8>,
         rng: &mut impl Rng,
     ) -> Outcome {
+        let fault = *f;
         let all: Vec<u8> = net.hosts.iter().map(|h| h.index).collect();
         let l = leader.unwrap_or(0);
         let mut others: Vec<u8> = all.iter().copied().filter(|&x| x != l).collect();
@@ -215,9 +194,9 @@ impl Nemesis {
             live.choose(rng).copied()
         };
         match *f {
-            Fault::KillLeader => self.kill(name, cluster, vec![l]),
+            Fault::KillLeader => self.kill(fault, cluster, vec![l]),
             Fault::KillRandom => match random_running(rng) {
-                Some(t) => self.kill(name, cluster, vec![t]),
+                Some(t) => self.kill(fault, cluster, vec![t]),
                 None => Err((vec![], "no master running".into())),
             },
             Fault::KillAll => {
@@ -225,23 +204,23 @@ impl Nemesis {
                 if nodes.is_empty() {
                     return Err((vec![], "no master running".into()));
                 }
-                self.kill(name, cluster, nodes)
+                self.kill(fault, cluster, nodes)
             }
-            Fault::PauseLeader => self.pause(name, cluster, l),
+            Fault::PauseLeader => self.pause(fault, cluster, l),
             Fault::PauseRandom => match random_running(rng) {
-                Some(t) => self.pause(name, cluster, t),
+                Some(t) => self.pause(fault, cluster, t),
                 None => Err((vec![], "no unpaused master running".into())),
             },
             Fault::IsolateLeader => {
-                self.partition(name, net, vec![l], shapes::isolate(l, &others), format!("{l} alone | {others:?}"))
+                self.partition(fault, net, vec![l], shapes::isolate(l, &others), format!("{l} alone | {others:?}"))
             }
             Fault::LeaderMinority => {
                 let (min, maj, d) = shapes::leader_minority(l, &others);
-                self.partition(name, net, min.clone(), d, format!("minority {min:?} | majority {maj:?}"))
+                self.partition(fault, net, min.clone(), d, format!("minority {min:?} | majority {maj:?}"))
             }
             Fault::LeaderMajority => {
                 let (maj, min, d) = shapes::leader_majority(l, &others);
-                self.partition(name, net, min.clone(), d, format!("majority {maj:?} | minority {min:?}"))
+                self.partition(fault, net, min.clone(), d, format!("majority {maj:?} | minority {min:?}"))
             }
             Fault::MajorityRing => {
                 let mut ring = all.clone();
@@ -254,32 +233,32 @@ impl Nemesis {
                 let d = shapes::majority_ring(&ring);
                 let cut: BTreeSet<u8> = d.iter().map(|&(a, _)| a).collect();
                 let detail = format!("ring {ring:?}, cut {}", describe(&d));
-                self.partition(name, net, cut.into_iter().collect(), d, detail)
+                self.partition(fault, net, cut.into_iter().collect(), d, detail)
             }
             Fault::Bridge => match shapes::bridge(l, &others) {
                 Some((b, d)) => {
                     let detail = format!("bridge {b}, cut {}", describe(&d));
                     let targets: BTreeSet<u8> = d.iter().map(|&(a, _)| a).collect();
-                    self.partition(name, net, targets.into_iter().collect(), d, detail)
+                    self.partition(fault, net, targets.into_iter().collect(), d, detail)
                 }
                 None => Err((vec![l], "a bridge needs 3 masters".into())),
             },
             Fault::OneWay => {
                 let d = shapes::one_way_out(l, &others);
                 let detail = format!("dropped {}", describe(&d));
-                self.partition(name, net, vec![l], d, detail)
+                self.partition(fault, net, vec![l], d, detail)
             }
             Fault::ProxyDelay { ms } => {
                 let links: Vec<(u8, u8)> = self.proxies.keys().copied().collect();
-                self.proxy_mode(name, all, links, Mode::Delay(Duration::from_millis(ms)))
+                self.proxy_mode(fault, all, links, Mode::Delay(Duration::from_millis(ms)))
             }
             Fault::ProxyStall => match others.first() {
-                Some(&f) => self.proxy_mode(name, vec![l, f], vec![(l, f)], Mode::Stall),
+                Some(&f) => self.proxy_mode(fault, vec![l, f], vec![(l, f)], Mode::Stall),
                 None => Err((vec![l], "no follower to stall".into())),
             },
             Fault::ProxyDropAfter { bytes } => {
                 let links: Vec<(u8, u8)> = self.proxies.keys().copied().filter(|&(a, b)| a == l || b == l).collect();
-                self.proxy_mode(name, vec![l], links, Mode::DropAfter(bytes))
+                self.proxy_mode(fault, vec![l], links, Mode::DropAfter(bytes))
             }
             Fault::ClockBump { ms } => {
                 let Some(t) = leader.filter(|l| !paused.contains(l)).or_else(|| random_running(rng)) else {
@@ -293,25 +272,26 @@ impl Nemesis {
                         m
                     }
                 });
-                self.clock(name, net, t, ms, None).await
+                self.clock(fault, net, t, ms, None).await
             }
             Fault::ClockStrobe { ms, flips, period_ms } => {
                 let Some(t) = leader.filter(|l| !paused.contains(l)).or_else(|| random_running(rng)) else {
                     return Err((vec![], "no master running".into()));
                 };
-                self.clock(name, net, t, ms, Some((flips, Duration::from_millis(period_ms)))).await
+                self.clock(fault, net, t, ms, Some((flips, Duration::from_millis(period_ms)))).await
             }
             Fault::MembershipReAdd { leader: of_leader } => {
                 let t = if of_leader { Some(l) } else { others.iter().copied().find(|&o| cluster.is_running(o)) };
                 match t {
-                    Some(t) => self.remove_and_wipe(name, net, cluster, l, t).await,
+                    Some(t) => self.remove_and_wipe(fault, net, cluster, l, t).await,
                     None => Err((vec![], "no running follower".into())),
                 }
             }
+            Fault::Slave5xx | Fault::SlaveSlow | Fault::SlaveAmbiguous => Err((vec![], "a slave fault".into())),
         }
     }
 
-    fn kill(&mut self, name: &str, cluster: &mut Cluster, nodes: Vec<u8>) -> Outcome {
+    fn kill(&mut self, fault: Fault, cluster: &mut Cluster, nodes: Vec<u8>) -> Outcome {
         let mut killed = Vec::new();
         let mut errors = Vec::new();
         for n in &nodes {
@@ -327,23 +307,23 @@ impl Nemesis {
         if killed.is_empty() {
             return Err((nodes, errors.join("; ")));
         }
-        self.pending.push(Undo::Restart { fault: name.into(), nodes: killed.clone() });
+        self.pending.push(Undo::Restart { fault, nodes: killed.clone() });
         let detail = if errors.is_empty() { "SIGKILL".to_string() } else { format!("SIGKILL; {}", errors.join("; ")) };
         Ok((killed, detail))
     }
 
-    fn pause(&mut self, name: &str, cluster: &mut Cluster, n: u8) -> Outcome {
+    fn pause(&mut self, fault: Fault, cluster: &mut Cluster, n: u8) -> Outcome {
         cluster.pause(n).map_err(|e| (vec![n], format!("SIGSTOP: {e}")))?;
-        self.pending.push(Undo::Resume { fault: name.into(), nodes: vec![n] });
+        self.pending.push(Undo::Resume { fault, nodes: vec![n] });
         Ok((vec![n], "SIGSTOP".into()))
     }
 
-    fn partition(&mut self, name: &str, net: &Net, targets: Vec<u8>, drops: Drops, detail: String) -> Outcome {
+    fn partition(&mut self, fault: Fault, net: &Net, targets: Vec<u8>, drops: Drops, detail: String) -> Outcome {
         if drops.is_empty() {
             return Err((targets, format!("{detail}: nothing to cut")));
         }
         // Remembered before the rules go in: a half-installed partition is still healed.
-        self.pending.push(Undo::Partition { fault: name.into(), nodes: targets.clone() });
+        self.pending.push(Undo::Partition { fault, nodes: targets.clone() });
         for &(from, to) in &drops {
             if let Err(e) = net.drop_link(from, to) {
                 return Err((targets, format!("{detail}: iptables failed on {from}→{to}: {e}")));
@@ -352,7 +332,7 @@ impl Nemesis {
         Ok((targets, detail))
     }
 
-    fn proxy_mode(&mut self, name: &str, targets: Vec<u8>, links: Vec<(u8, u8)>, mode: Mode) -> Outcome {
+    fn proxy_mode(&mut self, fault: Fault, targets: Vec<u8>, links: Vec<(u8, u8)>, mode: Mode) -> Outcome {
         if self.proxies.is_empty() {
             return Err((
                 targets,
@@ -366,11 +346,11 @@ impl Nemesis {
         }
         let detail =
             format!("{mode:?} on {}", links.iter().map(|(a, b)| format!("{a}→{b}")).collect::<Vec<_>>().join(" "));
-        self.pending.push(Undo::Proxies { fault: name.into(), nodes: targets.clone(), links });
+        self.pending.push(Undo::Proxies { fault, nodes: targets.clone(), links });
         Ok((targets, detail))
     }
 
-    async fn clock(&mut self, name: &str, net: &Net, t: u8, ms: i64, strobe: Option<(u32, Duration)>) -> Outcome {
+    async fn clock(&mut self, fault: Fault, net: &Net, t: u8, ms: i64, strobe: Option<(u32, Duration)>) -> Outcome {
         let url = Cluster::url(net, t);
         let answered = self.admin.set_clock(&url, ms).await.map_err(|e| (vec![t], format!("debug clock: {e}")))?;
         let task = strobe.map(|(flips, period)| {
@@ -389,19 +369,19 @@ impl Nemesis {
             }
             None => format!("offset {answered} ms on {t}"),
         };
-        self.pending.push(Undo::Clock { fault: name.into(), node: t, strobe: task });
+        self.pending.push(Undo::Clock { fault, node: t, strobe: task });
         Ok((vec![t], detail))
     }
 
     /// Removes `t` through the leader `via`, kills it, wipes its data dir and starts it blank.
-    async fn remove_and_wipe(&mut self, name: &str, net: &Net, cluster: &mut Cluster, via: u8, t: u8) -> Outcome {
+    async fn remove_and_wipe(&mut self, fault: Fault, net: &Net, cluster: &mut Cluster, via: u8, t: u8) -> Outcome {
         let m = self
             .admin
             .remove_member(&Cluster::url(net, via), t)
             .await
             .map_err(|e| (vec![t], format!("remove: {e}")))?;
         // From here on the cluster is one voter short: heal must re-add even if a step fails.
-        self.pending.push(Undo::ReAdd { fault: name.into(), node: t });
+        self.pending.push(Undo::ReAdd { fault, node: t });
         let mut detail = format!("removed {t} (voters now {:?})", m.voters);
         let steps = cluster.kill(t).and_then(|()| cluster.wipe(t)).and_then(|()| cluster.launch(net, t));
         match steps {
@@ -423,7 +403,7 @@ impl Nemesis {
     }
 
     async fn undo(&mut self, u: Undo, net: &Net, cluster: &mut Cluster) -> Healed {
-        let fault = u.fault().to_string();
+        let fault = u.fault();
         let (targets, r): (Vec<u8>, Result<String, String>) = match u {
             Undo::Resume { nodes, .. } => {
                 let errs: Vec<String> = nodes

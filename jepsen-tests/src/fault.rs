@@ -1,13 +1,28 @@
-//! The closed list of faults, named in kebab case, with optional parameters after colons:
-//! `kill-leader`, `proxy-delay:200`, `clock-bump:-90000`, `clock-strobe:30000:6:400`,
-//! `membership-re-add:leader`. [`Fault`]'s `Display` writes the canonical form, which parses back.
+//! The one vocabulary of faults: the closed list of what a run can inject, on masters (the
+//! [`crate::nemesis`] installs those) and on slaves (the scenario switches a stand-in's
+//! [`crate::standin::FaultMode`]), and what an install or a heal reports ([`Installed`],
+//! [`Healed`]).
+//!
+//! Names are kebab case, with optional parameters after colons: `kill-leader`,
+//! `proxy-delay:200`, `clock-bump:-90000`, `clock-strobe:30000:6:400`,
+//! `membership-re-add:leader`, `slave-5xx`. [`Fault`]'s `Display` writes the canonical form,
+//! which parses back; it is also the form written to `history.jsonl` and `results.json` (serde
+//! goes through `Display`/`FromStr`), so a name is parsed once, where it enters: the CLI, or a
+//! stored history read back.
+//!
+//! This module says what a fault *is* (its name, parameters, whether it needs the leader or the
+//! proxies, how long to hold it); the checkers decide what a fault excuses
+//! (`checker::windows`).
 
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-/// A fault the nemesis can install (and later heal).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+use serde::Deserialize;
+use serde::Serialize;
+
+/// A fault a run can install (and later heal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fault {
     /// SIGKILL the leader; heal restarts it from its data dir.
     KillLeader,
@@ -49,11 +64,17 @@ pub enum Fault {
     /// Remove a member (a random follower, or the leader), wipe and restart it; heal re-adds it
     /// and waits for every master to be a voter again.
     MembershipReAdd { leader: bool },
+    /// One stand-in answers `schedule.json` with 503, starting nothing.
+    Slave5xx,
+    /// One stand-in starts the job and answers after the master's dispatch timeout.
+    SlaveSlow,
+    /// One stand-in starts the job and drops the connection (an ambiguous dispatch).
+    SlaveAmbiguous,
 }
 
 impl Fault {
-    /// Every kind, with default parameters (for `--faults all` style selections).
-    pub const ALL: [Fault; 17] = [
+    /// Every kind, with default parameters: the masters' seventeen, then the slaves' three.
+    pub const ALL: [Fault; 20] = [
         Fault::KillLeader,
         Fault::KillRandom,
         Fault::KillAll,
@@ -71,6 +92,9 @@ impl Fault {
         Fault::ClockBump { ms: None },
         Fault::ClockStrobe { ms: 30_000, flips: 6, period_ms: 400 },
         Fault::MembershipReAdd { leader: false },
+        Fault::Slave5xx,
+        Fault::SlaveSlow,
+        Fault::SlaveAmbiguous,
     ];
 
     /// The kind, without parameters.
@@ -93,7 +117,20 @@ impl Fault {
             Fault::ClockBump { .. } => "clock-bump",
             Fault::ClockStrobe { .. } => "clock-strobe",
             Fault::MembershipReAdd { .. } => "membership-re-add",
+            Fault::Slave5xx => "slave-5xx",
+            Fault::SlaveSlow => "slave-slow",
+            Fault::SlaveAmbiguous => "slave-ambiguous",
         }
+    }
+
+    /// Whether it hits a slave (a stand-in, targeted by its index), not a master.
+    pub fn is_slave(&self) -> bool {
+        matches!(self, Fault::Slave5xx | Fault::SlaveSlow | Fault::SlaveAmbiguous)
+    }
+
+    /// Whether installing it needs the per-link proxies ([`crate::nemesis::Nemesis::with_proxies`]).
+    pub fn needs_proxies(&self) -> bool {
+        matches!(self, Fault::ProxyDelay { .. } | Fault::ProxyStall | Fault::ProxyDropAfter { .. })
     }
 
     /// Whether installing needs to know the leader (otherwise it is refused, not guessed).
@@ -115,11 +152,12 @@ impl Fault {
 
     /// How long a runner should hold the fault before healing for it to bite: past the
     /// election timeout (1 s in the harness config) for faults that should cost the leader
-    /// its role.
+    /// its role; nothing for slave faults (the next fire meets them).
     pub fn min_hold(&self) -> Duration {
         match self {
             Fault::ClockStrobe { flips, period_ms, .. } => Duration::from_millis(u64::from(*flips) * period_ms),
             Fault::ClockBump { .. } | Fault::MembershipReAdd { .. } => Duration::ZERO,
+            Fault::Slave5xx | Fault::SlaveSlow | Fault::SlaveAmbiguous => Duration::ZERO,
             _ => Duration::from_millis(2_000),
         }
     }
@@ -202,10 +240,49 @@ impl FromStr for Fault {
                 Some(&"leader") => Fault::MembershipReAdd { leader: true },
                 Some(other) => return Err(bad(&format!("{other:?}: expected leader or follower"))),
             },
+            "slave-5xx" => Fault::Slave5xx,
+            "slave-slow" => Fault::SlaveSlow,
+            "slave-ambiguous" => Fault::SlaveAmbiguous,
             _ => return Err(bad("unknown fault")),
         };
         Ok(fault)
     }
+}
+
+/// Written as its canonical name (`Display`), as `history.jsonl` always had it.
+impl Serialize for Fault {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Read back from its name: a stored history's faults are parsed once, here.
+impl<'de> Deserialize<'de> for Fault {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// What an install did: whether the fault is in place, on which targets, and how.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Installed {
+    pub fault: Fault,
+    /// The masters it targets (the ones killed, paused, cut off, …), or for a slave fault the
+    /// stand-in's index. Empty when it was refused before a target was chosen.
+    pub targets: Vec<u8>,
+    pub installed: bool,
+    /// The shape or values chosen, or why it was not installed.
+    pub detail: String,
+}
+
+/// What a heal did for one installed fault.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Healed {
+    pub fault: Fault,
+    pub targets: Vec<u8>,
+    pub healed: bool,
+    pub detail: String,
 }
 
 #[cfg(test)]
@@ -242,5 +319,19 @@ mod tests {
         {
             assert!(s.parse::<Fault>().is_err(), "{s:?} parsed");
         }
+        assert!("slave-5xx:1".parse::<Fault>().is_err());
+    }
+
+    #[test]
+    fn serde_writes_and_reads_the_canonical_name() {
+        for f in Fault::ALL.into_iter().chain([Fault::ClockBump { ms: Some(-90_000) }]) {
+            let json = serde_json::to_string(&f).unwrap_or_default();
+            assert_eq!(json, format!("\"{f}\""));
+            assert_eq!(serde_json::from_str::<Fault>(&json).ok(), Some(f), "{json}");
+        }
+        assert!(serde_json::from_str::<Fault>("\"earthquake\"").is_err());
+        let slaves: Vec<Fault> = Fault::ALL.into_iter().filter(Fault::is_slave).collect();
+        assert_eq!(slaves, [Fault::Slave5xx, Fault::SlaveSlow, Fault::SlaveAmbiguous]);
+        assert!(slaves.iter().all(|f| f.name().starts_with("slave-")));
     }
 }
