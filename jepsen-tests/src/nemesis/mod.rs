@@ -20,8 +20,7 @@
 //!
 //! What each [`Fault`] does is documented on its variant (the vocabulary is [`crate::fault`]:
 //! slave faults are in it too, and [`Nemesis::install`] refuses them — the stand-ins take
-//! those); partition shapes are in [`shapes`],
-//! links faults in [`crate::proxy`]. Proxied faults need [`Nemesis::with_proxies`] *before* the
+//! those); partition shapes are in [`shapes`], link faults in [`crate::proxy`]. Proxied faults need [`Nemesis::with_proxies`] *before* the
 //! masters start: the DNAT rules only catch new connections, and Raft keeps its connections.
 //!
 //! Known product behaviour to keep in mind when choosing parameters: openraft's append RPC
