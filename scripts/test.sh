@@ -10,6 +10,8 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 source scripts/setup.sh
 ensure_all
+# Disk is the resource CI has run out of: say what there is, and what the build took, at the end.
+say "disk free where the build goes: $(df -h --output=avail "$CARGO_TARGET_DIR" | tail -1 | tr -d ' ')"
 
 say "cargo fmt --check"
 cargo fmt --all -- --check
@@ -25,4 +27,5 @@ set -e
 # One closing line for the whole run (cargo prints one "test result" per test binary).
 awk '/^test result:/ { for (i = 1; i < NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+say "target dir now holds $(du -sh "$CARGO_TARGET_DIR" 2>/dev/null | cut -f1); disk free: $(df -h --output=avail "$CARGO_TARGET_DIR" | tail -1 | tr -d ' ')"
 exit "$status"
