@@ -99,7 +99,7 @@ pub async fn build_egg(dir: &Path, python: &Path, log: &Path) -> anyhow::Result<
 mod tests {
     use super::*;
 
-    /// The masters' rule for project and version names (master's `api::read::check_name`),
+    /// The masters' rule for project and version names (master's `ops::check_name`),
     /// copied: this crate reaches the masters over HTTP only, never their internals.
     fn is_valid_name(value: &str) -> bool {
         (1..=64).contains(&value.len())

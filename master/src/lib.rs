@@ -6,7 +6,11 @@
 //! - [`bootstrap`]: forming a fresh cluster.
 //! - [`propose`]: getting a command into the log from any master (forwarding), and
 //!   linearizable reads.
-//! - [`api`]: the HTTP API (`/api/v1`, `/healthz`, `/leader`).
+//! - [`api`]: the HTTP front door (`/api/v1`, `/healthz`, `/leader`, `/`): routing, extraction,
+//!   error mapping.
+//! - [`ops`]: the operations every front door shares (no HTTP inside).
+//! - [`views`]: domain → wire shapes, the only serde face of `raft_store` types.
+//! - [`auth`]: bearer tokens → `Principal`, and the one route → role table.
 //! - [`leader`]: leader-only services and their supervisor.
 //! - [`scheduler`]: the cron planner (pure) for the leader.
 //! - [`cron_eval`]: cron expressions and time zones (Unix semantics, DST rules) behind the planner.
@@ -16,13 +20,16 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod api;
+pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod cron_eval;
 pub mod leader;
 pub mod metrics_poller;
 pub mod node;
+pub mod ops;
 pub mod propose;
 pub mod raft_net;
 pub mod scheduler;
 pub mod slave_client;
+pub mod views;

@@ -6,23 +6,22 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
-use axum::routing::post;
 use axum::Extension;
 use axum::Json;
-use axum::Router;
-use raft_store::state::Role;
 use serde::Deserialize;
 use serde::Serialize;
 
-use super::auth::Principal;
 use super::error::ApiError;
+use super::extract::JsonBody;
+use super::routing::Routes;
+use crate::auth::Principal;
+use crate::auth::Verb;
 use crate::node::MasterNode;
-use crate::scheduler::clock::Clock;
+use crate::ops;
 
-pub fn routes() -> Router<Arc<MasterNode>> {
-    Router::new().route("/debug/clock", post(set_clock))
+pub fn routes() -> Routes {
+    Routes::new().add(Verb::Post, "/api/v1/debug/clock", set_clock)
 }
 
 /// Body of `POST /debug/clock`.
@@ -41,26 +40,19 @@ pub struct ClockState {
     pub now_ms: i64,
 }
 
-/// Largest accepted offset: a year either way.
-const MAX_OFFSET_MS: i64 = 366 * 24 * 3600 * 1000;
-
 #[utoipa::path(post, path = "/api/v1/debug/clock", tag = "cluster", request_body = ClockOffset,
-    responses((status = 200, body = ClockState), (status = 404, description = "debug_clock is off")),
+    responses((status = 200, body = ClockState), (status = 400), (status = 404, description = "debug_clock is off")),
     security(("bearer" = [])))]
 pub async fn set_clock(
     State(node): State<Arc<MasterNode>>,
     Extension(p): Extension<Principal>,
-    body: Result<Json<ClockOffset>, JsonRejection>,
+    body: Result<JsonBody<ClockOffset>, ApiError>,
 ) -> Result<Json<ClockState>, ApiError> {
-    if !node.clock.adjustable() {
+    // Absent when off: say so before judging the body.
+    if !ops::debug::clock_adjustable(&node) {
         return Err(ApiError::NotFound("/api/v1/debug/clock".into()));
     }
-    p.require(Role::Admin)?;
-    let Json(body) = body.map_err(|e| ApiError::bad("offset_ms", e.body_text()))?;
-    if body.offset_ms.abs() > MAX_OFFSET_MS {
-        return Err(ApiError::bad("offset_ms", format!("must be within ±{MAX_OFFSET_MS} ms")));
-    }
-    node.clock.set_offset_ms(body.offset_ms).map_err(|_| ApiError::NotFound("/api/v1/debug/clock".into()))?;
-    tracing::warn!(node_id = node.id, offset_ms = body.offset_ms, by = %p.username, "scheduler clock offset set (debug)");
-    Ok(Json(ClockState { offset_ms: node.clock.offset_ms(), now_ms: node.clock.now_ms() }))
+    let JsonBody(body) = body?;
+    let s = ops::debug::set_clock_offset(&node, body.offset_ms, &p)?;
+    Ok(Json(ClockState { offset_ms: s.offset_ms, now_ms: s.now_ms }))
 }

@@ -1,4 +1,5 @@
-//! `ApiError`: every way an API call can fail, mapped to a status code in one place.
+//! `ApiError`: every way an API call can fail, mapped to a status code in one place. An
+//! [`OpsError`] (what the shared operations answer) becomes the `ApiError` of the same name.
 //!
 //! Bodies are JSON `{"error": <code>, "message": <text>, "field"?: <name>}`. 5xx bodies stay
 //! generic; the detail goes to the log once, here.
@@ -8,10 +9,10 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::Json;
-use raft_store::Rejection;
 use serde_json::json;
 
-use crate::propose::ProposeError;
+use crate::auth::principal::Forbidden;
+use crate::ops::OpsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -76,34 +77,27 @@ impl ApiError {
             ApiError::Internal(_) => "internal",
         }
     }
+}
 
-    /// The API meaning of a command `apply` refused, for a request about `what`.
-    pub fn from_rejection(r: Rejection, what: &str) -> Self {
-        match r {
-            Rejection::UnknownSchedule => ApiError::NotFound(format!("schedule {what}")),
-            Rejection::UnknownJob => ApiError::NotFound(format!("job {what}")),
-            Rejection::UnknownNode => ApiError::NotFound(format!("node {what}")),
-            Rejection::UnknownProject => ApiError::NotFound(format!("project {what}")),
-            Rejection::UnknownVersion => ApiError::NotFound(format!("version {what}")),
-            Rejection::UnknownUser => ApiError::NotFound(format!("user {what}")),
-            Rejection::UnknownToken => ApiError::NotFound(format!("token {what}")),
-            Rejection::VersionConflict { current_version } => {
-                ApiError::Conflict(format!("{what} is at version {current_version}"))
-            }
-            Rejection::AlreadyExists => ApiError::Conflict(format!("{what} already exists")),
-            Rejection::TooLarge { size, limit } => ApiError::TooLarge(format!("{size} bytes, limit {limit}")),
-            other => ApiError::Conflict(format!("{what}: {other:?}")),
+impl From<OpsError> for ApiError {
+    fn from(e: OpsError) -> Self {
+        match e {
+            OpsError::Invalid { field, message } => ApiError::BadRequest { field, message },
+            OpsError::Forbidden => ApiError::Forbidden,
+            OpsError::NotFound(what) => ApiError::NotFound(what),
+            OpsError::Conflict(m) => ApiError::Conflict(m),
+            OpsError::TooLarge(m) => ApiError::TooLarge(m),
+            OpsError::NoLeader { retry_after_s } => ApiError::NoLeader { retry_after_s },
+            OpsError::Indeterminate(m) => ApiError::Indeterminate(m),
+            OpsError::Upstream(m) => ApiError::Upstream(m),
+            OpsError::Internal(m) => ApiError::Internal(m),
         }
     }
 }
 
-impl From<ProposeError> for ApiError {
-    fn from(e: ProposeError) -> Self {
-        match e {
-            ProposeError::ForwardToLeader { .. } | ProposeError::NoLeader => ApiError::NoLeader { retry_after_s: 1 },
-            ProposeError::Indeterminate(m) => ApiError::Indeterminate(m),
-            ProposeError::Fatal(m) => ApiError::Internal(m),
-        }
+impl From<Forbidden> for ApiError {
+    fn from(_: Forbidden) -> Self {
+        ApiError::Forbidden
     }
 }
 

@@ -1,32 +1,39 @@
 //! `/api/v1/jobs`: the replicated job table (what ran where and how it ended, as the leader's
-//! collector saw it) and cancelling a job on its slave.
+//! collector saw it; reads are `ops::jobs`) and cancelling a job on its slave.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Path;
-use axum::extract::Query;
 use axum::extract::State;
-use axum::routing::get;
-use axum::routing::post;
 use axum::Extension;
 use axum::Json;
-use axum::Router;
 use raft_store::state::JobRecord;
-use raft_store::state::JobState;
 use raft_store::state::Role;
 use serde::Deserialize;
 use serde::Serialize;
 
-use super::auth::Principal;
 use super::error::ApiError;
-use super::read::Consistency;
+use super::extract::Consistency;
+use super::extract::ConsistencyQuery;
+use super::extract::QueryParams;
+use super::routing::Routes;
+use crate::auth::Principal;
+use crate::auth::Verb;
 use crate::node::MasterNode;
+use crate::ops;
+use crate::ops::jobs::JobFilter;
 use crate::slave_client::SlaveClient;
 use crate::slave_client::SlaveError;
+use crate::views::jobs::JobStateView;
+use crate::views::jobs::JobView;
 
-pub fn routes() -> Router<Arc<MasterNode>> {
-    Router::new().route("/jobs", get(list)).route("/jobs/{id}", get(show)).route("/jobs/{id}/cancel", post(cancel))
+pub fn routes() -> Routes {
+    Routes::new().add(Verb::Get, "/api/v1/jobs", list).add(Verb::Get, "/api/v1/jobs/{id}", show).add(
+        Verb::Post,
+        "/api/v1/jobs/{id}/cancel",
+        cancel,
+    )
 }
 
 /// Filters of `GET /jobs`; newest first.
@@ -34,64 +41,44 @@ pub fn routes() -> Router<Arc<MasterNode>> {
 #[into_params(parameter_in = Query)]
 pub struct JobQuery {
     /// `pending`, `running`, `finished` or `lost`.
-    pub state: Option<String>,
+    #[param(value_type = Option<String>)]
+    pub state: Option<JobStateView>,
     pub node: Option<String>,
     pub project: Option<String>,
     pub schedule: Option<String>,
     /// At most this many (default 100, at most 1000).
     pub limit: Option<usize>,
-    pub consistency: Option<String>,
 }
 
-fn parse_state(s: &str) -> Result<JobState, ApiError> {
-    serde_json::from_value(serde_json::Value::String(s.to_string()))
-        .map_err(|_| ApiError::bad("state", format!("{s:?} is not one of pending, running, finished, lost")))
-}
-
-#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobQuery),
-    responses((status = 200, body = [Object])), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(JobQuery, ConsistencyQuery),
+    responses((status = 200, body = [JobView]), (status = 400)), security(("bearer" = [])))]
 pub async fn list(
     State(node): State<Arc<MasterNode>>,
-    Extension(p): Extension<Principal>,
-    Query(q): Query<JobQuery>,
-) -> Result<Json<Vec<JobRecord>>, ApiError> {
-    p.require(Role::Viewer)?;
-    let state = q.state.as_deref().map(parse_state).transpose()?;
-    let limit = q.limit.unwrap_or(100);
-    if limit == 0 || limit > 1000 {
-        return Err(ApiError::bad("limit", "must be between 1 and 1000"));
-    }
-    Consistency { consistency: q.consistency.clone() }.wait(&node).await?;
-    let mut jobs: Vec<JobRecord> = node.state.read(|s| {
-        s.jobs
-            .values()
-            .filter(|j| state.is_none_or(|st| j.state == st))
-            .filter(|j| q.node.as_ref().is_none_or(|n| &j.node_id == n))
-            .filter(|j| q.project.as_ref().is_none_or(|p| &j.project == p))
-            .filter(|j| q.schedule.as_ref().is_none_or(|sc| j.schedule_id.as_ref() == Some(sc)))
-            .cloned()
-            .collect()
-    });
-    jobs.sort_by(|a, b| (b.created_at_ms, &b.job_id).cmp(&(a.created_at_ms, &a.job_id)));
-    jobs.truncate(limit);
-    Ok(Json(jobs))
+    QueryParams(q): QueryParams<JobQuery>,
+    c: Consistency,
+) -> Result<Json<Vec<JobView>>, ApiError> {
+    let filter = JobFilter {
+        state: q.state.map(Into::into),
+        node: q.node,
+        project: q.project,
+        schedule: q.schedule,
+        limit: q.limit,
+    };
+    Ok(Json(ops::jobs::list(&node, &filter, c).await?.iter().map(JobView::from).collect()))
 }
 
 fn get_job(node: &MasterNode, id: &str) -> Result<JobRecord, ApiError> {
-    node.state.read(|s| s.jobs.get(&id.to_string()).cloned()).ok_or_else(|| ApiError::NotFound(format!("job {id}")))
+    Ok(ops::jobs::get_local(node, id)?)
 }
 
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path), Consistency),
-    responses((status = 200, body = Object), (status = 404)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path), ConsistencyQuery),
+    responses((status = 200, body = JobView), (status = 404)), security(("bearer" = [])))]
 pub async fn show(
     State(node): State<Arc<MasterNode>>,
-    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    Query(c): Query<Consistency>,
-) -> Result<Json<JobRecord>, ApiError> {
-    p.require(Role::Viewer)?;
-    c.wait(&node).await?;
-    Ok(Json(get_job(&node, &id)?))
+    c: Consistency,
+) -> Result<Json<JobView>, ApiError> {
+    Ok(Json((&ops::jobs::get(&node, &id, c).await?).into()))
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]

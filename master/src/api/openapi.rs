@@ -1,6 +1,6 @@
 //! The OpenAPI description of `/api/v1`, served at `/api/v1/openapi.json` (no auth: it holds no
 //! data). Every resource module annotates its handlers with `#[utoipa::path]`; this file lists
-//! them in one document.
+//! them in one document, and a test checks it lists every registered `/api/v1` route.
 
 use axum::Json;
 use utoipa::openapi::security::HttpAuthScheme;
@@ -10,10 +10,12 @@ use utoipa::Modify;
 use utoipa::OpenApi;
 
 use super::cluster;
+use super::debug;
 use super::jobs;
 use super::nodes;
 use super::projects;
 use super::schedules;
+use crate::views;
 
 struct BearerAuth;
 
@@ -30,9 +32,11 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "spider-platform master API", description = "Masters, slaves, projects, jobs and schedules of a spider-platform cluster. \
-Errors are JSON `{\"error\", \"message\", \"field\"?}`; 503 carries Retry-After when there is no leader."),
+Errors are JSON `{\"error\", \"message\", \"field\"?}`; 503 carries Retry-After when there is no leader. \
+Roles: viewer reads, operator also changes projects, schedules and jobs, admin also nodes, masters and debug aids."),
     paths(
         cluster::get_cluster, cluster::get_digest, cluster::add_member, cluster::remove_member,
+        debug::set_clock,
         nodes::list, nodes::show, nodes::create, nodes::update, nodes::remove, nodes::metrics,
         projects::list, projects::show, projects::upload, projects::delete_project, projects::delete_version,
         jobs::list, jobs::show, jobs::cancel,
@@ -40,10 +44,16 @@ Errors are JSON `{\"error\", \"message\", \"field\"?}`; 503 carries Retry-After 
         schedules::pause, schedules::resume, schedules::run_now, schedules::fires,
     ),
     components(schemas(
-        schedules::view::ScheduleView, schedules::view::SpecView, schedules::view::TriggerBody,
-        schedules::view::MisfireBody, schedules::view::OverlapBody, schedules::view::NextFire,
-        schedules::view::FireView, schedules::view::FireOutcome, schedules::view::PassedOverView, schedules::validate::NewSchedule,
-        schedules::validate::SchedulePatch, schedules::RunNow,
+        views::cluster::ClusterInfo, views::cluster::Member, views::cluster::MemberRoleView,
+        views::cluster::RaftStateView, views::cluster::StateDigest, cluster::AddMember,
+        debug::ClockOffset, debug::ClockState,
+        views::nodes::NodeView, views::nodes::NodeStatusView, nodes::NewNode, nodes::NodePatch,
+        views::projects::ProjectView, views::projects::VersionView, views::projects::DeploymentView,
+        views::jobs::JobView, views::jobs::JobStateView, views::jobs::JobOutcomeView, jobs::Cancelled,
+        views::schedules::ScheduleView, views::schedules::SpecView, views::schedules::TriggerBody,
+        views::schedules::MisfireBody, views::schedules::OverlapBody, views::schedules::NextFire,
+        views::fires::FireView, views::fires::FireOutcome, views::fires::PassedOverView,
+        schedules::requests::NewSchedule, schedules::requests::SchedulePatch, views::schedules::RunNow,
     )),
     modifiers(&BearerAuth),
     tags((name = "cluster"), (name = "nodes"), (name = "projects"), (name = "jobs"), (name = "schedules"))

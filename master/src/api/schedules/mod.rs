@@ -1,89 +1,55 @@
 //! `/api/v1/schedules`: cron and one-off schedules (create, change with optimistic versions,
-//! pause, resume, delete), "run now", and each schedule's fire history from the fire ledger.
+//! pause, resume, delete), "run now", and each schedule's fire history. The operations are
+//! `ops::schedules`; answers are `views::schedules` and `views::fires`.
 //!
-//! - [`validate`]: request shapes, the JSON extractor with our 400s, and the spec checks.
-//! - [`view`]: response shapes (next fire times from `cron_eval`, fire records).
-//!
-//! Every write goes through `Proposer::propose`, which returns once this master applied it, so
-//! the answer is read from local state and a client reads its write wherever it sent it.
+//! - [`requests`]: the request bodies.
 
-pub mod validate;
-pub mod view;
+pub mod requests;
 
 use std::sync::Arc;
 
 use axum::extract::Path;
-use axum::extract::Query;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::routing::post;
 use axum::Extension;
 use axum::Json;
-use axum::Router;
-use raft_store::state::Role;
 use raft_store::state::Schedule;
-use raft_store::state::ScheduleSpec;
-use raft_store::Applied;
-use raft_store::Command;
-use raft_store::Rejection;
-use raft_store::Tick;
 use serde::Deserialize;
-use serde::Serialize;
 
-use self::validate::check_spec;
-use self::validate::JsonBody;
-use self::validate::NewSchedule;
-use self::validate::SchedulePatch;
-use self::view::fire_view;
-use self::view::schedule_view;
-use self::view::FireView;
-use self::view::ScheduleView;
-use super::auth::Principal;
+use self::requests::NewSchedule;
+use self::requests::SchedulePatch;
 use super::error::ApiError;
-use super::read::write;
-use super::read::Consistency;
+use super::extract::Consistency;
+use super::extract::ConsistencyQuery;
+use super::extract::JsonBody;
+use super::extract::QueryParams;
+use super::routing::Routes;
+use crate::auth::Principal;
+use crate::auth::Verb;
 use crate::node::MasterNode;
-use crate::propose::now_ms;
+use crate::ops;
+use crate::ops::schedules::SpecPatch;
+use crate::views::fires::fire_view;
+use crate::views::fires::FireView;
+use crate::views::schedules::schedule_view;
+use crate::views::schedules::RunNow;
+use crate::views::schedules::ScheduleView;
 
-/// Read-merge-write rounds of a PATCH without `expected_version` before giving up with 409.
-const PATCH_ATTEMPTS: usize = 5;
-/// Fire history page size: default and maximum.
-const FIRES_DEFAULT: usize = 100;
-const FIRES_MAX: usize = 1000;
-
-pub fn routes() -> Router<Arc<MasterNode>> {
-    Router::new()
-        .route("/schedules", get(list).post(create))
-        .route("/schedules/{id}", get(show).patch(update).delete(remove))
-        .route("/schedules/{id}/pause", post(pause))
-        .route("/schedules/{id}/resume", post(resume))
-        .route("/schedules/{id}/run", post(run_now))
-        .route("/schedules/{id}/fires", get(fires))
+pub fn routes() -> Routes {
+    Routes::new()
+        .add(Verb::Get, "/api/v1/schedules", list)
+        .add(Verb::Post, "/api/v1/schedules", create)
+        .add(Verb::Get, "/api/v1/schedules/{id}", show)
+        .add(Verb::Patch, "/api/v1/schedules/{id}", update)
+        .add(Verb::Delete, "/api/v1/schedules/{id}", remove)
+        .add(Verb::Post, "/api/v1/schedules/{id}/pause", pause)
+        .add(Verb::Post, "/api/v1/schedules/{id}/resume", resume)
+        .add(Verb::Post, "/api/v1/schedules/{id}/run", run_now)
+        .add(Verb::Get, "/api/v1/schedules/{id}/fires", fires)
 }
 
-fn now() -> i64 {
-    i64::try_from(now_ms()).unwrap_or(i64::MAX)
-}
-
-fn get_schedule(node: &MasterNode, id: &str) -> Result<Schedule, ApiError> {
-    node.state
-        .read(|s| s.schedules.get(&id.to_string()).cloned())
-        .ok_or_else(|| ApiError::NotFound(format!("schedule {id}")))
-}
-
-/// Checks `spec` on this master's state; if that refuses it, checks again once this master
-/// caught up with the leader (a project or slave just added through another master must count).
-async fn check(node: &MasterNode, spec: &ScheduleSpec, previous: Option<&ScheduleSpec>) -> Result<(), ApiError> {
-    if node.state.read(|s| check_spec(s, spec, previous, now())).is_ok() {
-        return Ok(());
-    }
-    node.proposer.linearizable_barrier().await?;
-    node.state.read(|s| check_spec(s, spec, previous, now()))
-}
-
-fn view_of(node: &MasterNode, id: &str) -> Result<Json<ScheduleView>, ApiError> {
-    Ok(Json(schedule_view(&get_schedule(node, id)?, now())))
+fn view(s: &Schedule) -> Json<ScheduleView> {
+    Json(schedule_view(s, ops::now_ms()))
 }
 
 /// Filters of `GET /schedules`.
@@ -92,38 +58,28 @@ fn view_of(node: &MasterNode, id: &str) -> Result<Json<ScheduleView>, ApiError> 
 pub struct ListQuery {
     /// Only schedules of this project.
     pub project: Option<String>,
-    /// `local` (default) or `linearizable`.
-    pub consistency: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/schedules", tag = "schedules", params(ListQuery),
+#[utoipa::path(get, path = "/api/v1/schedules", tag = "schedules", params(ListQuery, ConsistencyQuery),
     responses((status = 200, body = [ScheduleView])), security(("bearer" = [])))]
 pub async fn list(
     State(node): State<Arc<MasterNode>>,
-    Extension(p): Extension<Principal>,
-    Query(q): Query<ListQuery>,
+    QueryParams(q): QueryParams<ListQuery>,
+    c: Consistency,
 ) -> Result<Json<Vec<ScheduleView>>, ApiError> {
-    p.require(Role::Viewer)?;
-    Consistency { consistency: q.consistency.clone() }.wait(&node).await?;
-    let mut all: Vec<Schedule> = node.state.read(|s| {
-        s.schedules.values().filter(|sc| q.project.as_ref().is_none_or(|p| &sc.spec.project == p)).cloned().collect()
-    });
-    all.sort_by(|a, b| (a.created_at_ms, a.id.len(), &a.id).cmp(&(b.created_at_ms, b.id.len(), &b.id)));
-    let now = now();
+    let all = ops::schedules::list(&node, q.project.as_deref(), c).await?;
+    let now = ops::now_ms();
     Ok(Json(all.iter().map(|s| schedule_view(s, now)).collect()))
 }
 
-#[utoipa::path(get, path = "/api/v1/schedules/{id}", tag = "schedules", params(("id" = String, Path), Consistency),
+#[utoipa::path(get, path = "/api/v1/schedules/{id}", tag = "schedules", params(("id" = String, Path), ConsistencyQuery),
     responses((status = 200, body = ScheduleView), (status = 404)), security(("bearer" = [])))]
 pub async fn show(
     State(node): State<Arc<MasterNode>>,
-    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    Query(c): Query<Consistency>,
+    c: Consistency,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    p.require(Role::Viewer)?;
-    c.wait(&node).await?;
-    view_of(&node, &id)
+    Ok(view(&ops::schedules::get(&node, &id, c).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/schedules", tag = "schedules", request_body = NewSchedule,
@@ -134,18 +90,9 @@ pub async fn create(
     Extension(p): Extension<Principal>,
     JsonBody(req): JsonBody<NewSchedule>,
 ) -> Result<(StatusCode, Json<ScheduleView>), ApiError> {
-    p.require(Role::Operator)?;
     let (spec, paused) = req.into_spec();
-    check(&node, &spec, None).await?;
-    let what = format!("schedule {}/{}", spec.project, spec.spider);
-    let Applied::Schedule { id, .. } = write(&node, Command::CreateSchedule { spec }, &what).await? else {
-        return Err(ApiError::Internal("create_schedule applied without a schedule id".into()));
-    };
-    if paused {
-        write(&node, Command::PauseSchedule { id: id.clone() }, &format!("schedule {id}")).await?;
-    }
-    tracing::info!(schedule = %id, by = %p.username, "schedule created");
-    Ok((StatusCode::CREATED, view_of(&node, &id)?))
+    let created = ops::schedules::create(&node, spec, paused, &p).await?;
+    Ok((StatusCode::CREATED, view(&created)))
 }
 
 #[utoipa::path(patch, path = "/api/v1/schedules/{id}", tag = "schedules", params(("id" = String, Path)),
@@ -159,29 +106,7 @@ pub async fn update(
     Path(id): Path<String>,
     JsonBody(patch): JsonBody<SchedulePatch>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    p.require(Role::Operator)?;
-    let what = format!("schedule {id}");
-    for attempt in 0..PATCH_ATTEMPTS {
-        if attempt > 0 {
-            // Our read was older than the conflicting write: read at the leader's commit point.
-            node.proposer.linearizable_barrier().await?;
-        }
-        let current = get_schedule(&node, &id)?;
-        let spec = patch.merge(&current.spec);
-        check(&node, &spec, Some(&current.spec)).await?;
-        let expected_version = Some(patch.expected_version.unwrap_or(current.version));
-        let cmd = Command::UpdateSchedule { id: id.clone(), expected_version, spec };
-        let proposed = node.proposer.propose(cmd).await?;
-        match proposed.applied {
-            Applied::Rejected(Rejection::VersionConflict { .. }) if patch.expected_version.is_none() => continue,
-            Applied::Rejected(r) => return Err(ApiError::from_rejection(r, &what)),
-            _ => {
-                tracing::info!(schedule = %id, by = %p.username, "schedule updated");
-                return view_of(&node, &id);
-            }
-        }
-    }
-    Err(ApiError::Conflict(format!("{what} kept changing concurrently; retry")))
+    Ok(view(&ops::schedules::patch(&node, &id, &SpecPatch::from(patch), &p).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/schedules/{id}", tag = "schedules", params(("id" = String, Path)),
@@ -191,9 +116,7 @@ pub async fn remove(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    p.require(Role::Operator)?;
-    write(&node, Command::DeleteSchedule { id: id.clone(), expected_version: None }, &format!("schedule {id}")).await?;
-    tracing::info!(schedule = %id, by = %p.username, "schedule deleted");
+    ops::schedules::delete(&node, &id, &p).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -204,9 +127,7 @@ pub async fn pause(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    p.require(Role::Operator)?;
-    write(&node, Command::PauseSchedule { id: id.clone() }, &format!("schedule {id}")).await?;
-    view_of(&node, &id)
+    Ok(view(&ops::schedules::pause(&node, &id, &p).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/schedules/{id}/resume", tag = "schedules", params(("id" = String, Path)),
@@ -216,19 +137,7 @@ pub async fn resume(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<ScheduleView>, ApiError> {
-    p.require(Role::Operator)?;
-    write(&node, Command::ResumeSchedule { id: id.clone() }, &format!("schedule {id}")).await?;
-    view_of(&node, &id)
-}
-
-/// The answer of "run now".
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct RunNow {
-    pub schedule_id: String,
-    /// The tick committed for this run (the request's time), Unix ms.
-    pub tick_ms: i64,
-    /// The job id the slave will run it as.
-    pub job_id: String,
+    Ok(view(&ops::schedules::resume(&node, &id, &p).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/schedules/{id}/run", tag = "schedules", params(("id" = String, Path)),
@@ -240,34 +149,8 @@ pub async fn run_now(
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<RunNow>), ApiError> {
-    p.require(Role::Operator)?;
-    let s = get_schedule(&node, &id)?;
-    if s.paused {
-        return Err(ApiError::Conflict(format!("schedule {id} is paused; resume it first")));
-    }
-    let tick_ms = now();
-    if let Some(last) = s.last_decided_tick.filter(|t| *t >= tick_ms) {
-        return Err(ApiError::Conflict(format!("schedule {id} already has a tick decided at {last}, not before now")));
-    }
-    let tick = Tick { schedule_id: id.clone(), tick_ms, schedule_version: s.version };
-    let proposed = node.proposer.propose(Command::Fire(tick)).await?;
-    let job_id = match proposed.applied {
-        Applied::Fired { job_id } => job_id,
-        Applied::Rejected(Rejection::AlreadyFired { last_decided_tick }) => {
-            return Err(ApiError::Conflict(format!(
-                "schedule {id} already has a tick decided at {last_decided_tick}, not before now"
-            )))
-        }
-        Applied::Rejected(Rejection::Stale { current_version, paused }) => {
-            return Err(ApiError::Conflict(format!(
-                "schedule {id} changed meanwhile (version {current_version}, paused {paused}); retry"
-            )))
-        }
-        Applied::Rejected(r) => return Err(ApiError::from_rejection(r, &format!("schedule {id}"))),
-        other => return Err(ApiError::Internal(format!("fire applied as {other:?}"))),
-    };
-    tracing::info!(schedule = %id, tick_ms, job = %job_id, by = %p.username, "schedule run now");
-    Ok((StatusCode::ACCEPTED, Json(RunNow { schedule_id: id, tick_ms, job_id })))
+    let run = ops::schedules::run_now(&node, &id, &p).await?;
+    Ok((StatusCode::ACCEPTED, Json(run.into())))
 }
 
 /// Paging of `GET /schedules/{id}/fires` (newest first).
@@ -278,36 +161,17 @@ pub struct FiresQuery {
     pub limit: Option<usize>,
     /// Only ticks strictly before this one (Unix ms): pass the last `tick_ms` of a page.
     pub before: Option<i64>,
-    /// `local` (default) or `linearizable`.
-    pub consistency: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/schedules/{id}/fires", tag = "schedules", params(("id" = String, Path), FiresQuery),
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/fires", tag = "schedules",
+    params(("id" = String, Path), FiresQuery, ConsistencyQuery),
     responses((status = 200, body = [FireView]), (status = 400), (status = 404)), security(("bearer" = [])))]
 pub async fn fires(
     State(node): State<Arc<MasterNode>>,
-    Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-    Query(q): Query<FiresQuery>,
+    QueryParams(q): QueryParams<FiresQuery>,
+    c: Consistency,
 ) -> Result<Json<Vec<FireView>>, ApiError> {
-    p.require(Role::Viewer)?;
-    let limit = q.limit.unwrap_or(FIRES_DEFAULT);
-    if limit == 0 || limit > FIRES_MAX {
-        return Err(ApiError::bad("limit", format!("must be between 1 and {FIRES_MAX}")));
-    }
-    Consistency { consistency: q.consistency.clone() }.wait(&node).await?;
-    let (exists, records) = node.state.read(|s| {
-        let records: Vec<FireView> = s
-            .fires_of(&id)
-            .rev()
-            .filter(|r| q.before.is_none_or(|b| r.tick_ms < b))
-            .take(limit)
-            .map(fire_view)
-            .collect();
-        (s.schedules.contains(&id) || s.fires_of(&id).next().is_some(), records)
-    });
-    if !exists {
-        return Err(ApiError::NotFound(format!("schedule {id}")));
-    }
-    Ok(Json(records))
+    let records = ops::schedules::fires(&node, &id, q.limit, q.before, c).await?;
+    Ok(Json(records.iter().map(fire_view).collect()))
 }

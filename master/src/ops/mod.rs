@@ -1,0 +1,47 @@
+//! The operations every front door shares: `/api/v1` today, the dashboard and the Scrapyd
+//! facade later. A front door parses its input into the arguments below, calls one function,
+//! and turns the domain answer into its own wire shape (`views` for `/api/v1`).
+//!
+//! - [`schedules`]: create, patch (optimistic versions), pause/resume, delete, run now, fires.
+//! - [`projects`]: egg upload and checks, versions and projects, deletes guarded by schedules.
+//! - [`jobs`]: the job table with filters.
+//! - [`nodes`]: slaves: register, patch, remove, list with this master's latest metrics.
+//! - [`cluster`]: Raft status, health, the state digest, membership changes.
+//! - [`debug`]: debug aids (the scheduler's clock offset).
+//! - [`read`]: read consistency; [`names`]: the name rule; [`error`]: [`OpsError`].
+//!
+//! **Invariant:** no axum, no HTTP status codes here: errors are [`OpsError`] values, mapped
+//! once by each front door. Writes go through [`commit`] (the `Proposer`, forwarded to the
+//! leader); a write returns once this master applied it, so the answer is read locally.
+
+pub mod cluster;
+pub mod debug;
+pub mod error;
+pub mod jobs;
+pub mod names;
+pub mod nodes;
+pub mod projects;
+pub mod read;
+pub mod schedules;
+
+use raft_store::Applied;
+use raft_store::Command;
+
+pub use self::error::OpsError;
+pub use self::names::check_name;
+pub use self::read::Consistency;
+use crate::node::MasterNode;
+
+/// Commits `cmd` through Raft (forwarded to the leader if need be; applied on this master when
+/// it returns, so the caller can read its own write). A rejection becomes the error about `what`.
+pub async fn commit(node: &MasterNode, cmd: Command, what: &str) -> Result<Applied, OpsError> {
+    match node.proposer.propose(cmd).await?.applied {
+        Applied::Rejected(r) => Err(OpsError::from_rejection(r, what)),
+        applied => Ok(applied),
+    }
+}
+
+/// "Now" for requests (a run-now tick, next fire times), Unix ms: this master's wall clock.
+pub fn now_ms() -> i64 {
+    i64::try_from(crate::propose::now_ms()).unwrap_or(i64::MAX)
+}
