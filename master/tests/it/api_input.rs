@@ -98,6 +98,28 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
         assert_eq!(s, 404, "{m} {path}: {v}");
     }
     assert_eq!(call(c.http.get(format!("{base}/nodes?consistency=eventual"))).await.0, 400);
+    // Query parameters are parsed once into enums and numbers; a refusal names the parameter.
+    for (query, field, message) in [
+        ("/nodes?consistency=eventual", "consistency", Some("\"eventual\" is not one of local, linearizable")),
+        ("/jobs?state=done", "state", Some("\"done\" is not one of pending, running, finished, lost")),
+        ("/jobs?limit=0", "limit", Some("must be between 1 and 1000")),
+        ("/jobs?limit=many", "limit", None),
+        ("/schedules/x/fires?before=soon", "before", None),
+    ] {
+        let (s, v) = call(c.http.get(format!("{base}{query}"))).await;
+        assert_eq!(
+            (s, v["field"].as_str(), v["error"].as_str()),
+            (400, Some(field), Some("bad_request")),
+            "{query}: {v}"
+        );
+        if let Some(m) = message {
+            assert_eq!(v["message"].as_str(), Some(format!("{field}: {m}").as_str()), "{query}: {v}");
+        }
+    }
+    for state in ["pending", "running", "finished", "lost"] {
+        let (s, v) = call(c.http.get(format!("{base}/jobs?state={state}&consistency=linearizable"))).await;
+        assert_eq!((s, v), (200, json!([])), "state={state}");
+    }
 
     // Nothing above changed the replicated state.
     let index = c.node(leader).node.state.last_applied().map(|l| l.index()).unwrap_or(0);
@@ -154,5 +176,104 @@ async fn nodes_can_be_registered_changed_and_removed_through_any_master() {
     assert_eq!(s, 204);
     let (s, _) = call(c.http.get(format!("{}/nodes/n1?consistency=linearizable", base(f)))).await;
     assert_eq!(s, 404);
+    c.shutdown().await;
+}
+
+/// Stores user `username` with `role` and an API token for them; returns the bearer token.
+async fn token_for(c: &TestCluster, username: &str, role: raft_store::state::Role) -> String {
+    use raft_store::command::Command;
+    use sha2::Digest;
+    let leader = c.leader().await;
+    let proposer = &c.node(leader).node.proposer;
+    let user = Command::CreateUser { username: username.into(), password_hash: "x".into(), role };
+    proposer.propose(user).await.expect("create user");
+    let secret = format!("secret-of-{username}");
+    let token = Command::CreateToken {
+        token_id: format!("t{username}"),
+        username: username.into(),
+        secret_sha256: hex::encode(sha2::Sha256::digest(secret.as_bytes())),
+        name: "test".into(),
+    };
+    let p = proposer.propose(token).await.expect("create token");
+    c.converged(p.log_index).await;
+    format!("spt_t{username}.{secret}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_route_asks_the_role_of_the_access_table() {
+    use raft_store::state::Role;
+    let c = TestCluster::start(3, |_| {}).await;
+    let base = format!("{}/api/v1", c.url(c.leader().await));
+    let viewer = token_for(&c, "vera", Role::Viewer).await;
+    let operator = token_for(&c, "otto", Role::Operator).await;
+    let status = |m: reqwest::Method, path: &str, token: Option<&str>, body: Option<Value>| {
+        let mut r = c.http.request(m, format!("{base}{path}"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        async move { r.send().await.expect("request").status().as_u16() }
+    };
+    use reqwest::Method as M;
+    let new_node = json!({"id": "n1", "url": "http://127.0.0.1:9"});
+    for (m, path, body, want_viewer, want_operator) in [
+        (M::GET, "/nodes", None, 200, 200),
+        (M::GET, "/cluster", None, 200, 200),
+        (M::GET, "/cluster/digest", None, 200, 200),
+        (M::GET, "/jobs", None, 200, 200),
+        (M::GET, "/schedules/nope/fires", None, 404, 404),
+        (M::POST, "/nodes", Some(new_node.clone()), 403, 403),
+        (M::DELETE, "/nodes/nope", None, 403, 403),
+        (M::POST, "/cluster/members", Some(json!({"id": 9, "addr": "http://127.0.0.1:9"})), 403, 403),
+        (M::POST, "/debug/clock", Some(json!({"offset_ms": 1})), 403, 403),
+        // Operators pass the guard and reach the operation (which finds nothing to act on).
+        (M::DELETE, "/projects/nope", None, 403, 404),
+        (M::POST, "/schedules", Some(json!({})), 403, 400),
+        (M::POST, "/schedules/nope/run", None, 403, 404),
+        (M::POST, "/jobs/nope/cancel", None, 403, 404),
+    ] {
+        assert_eq!(status(m.clone(), path, Some(&viewer), body.clone()).await, want_viewer, "viewer {m} {path}");
+        assert_eq!(status(m.clone(), path, Some(&operator), body.clone()).await, want_operator, "operator {m} {path}");
+        assert_eq!(status(m.clone(), path, None, body.clone()).await, 401, "anonymous {m} {path}");
+    }
+    // A user token with a wrong secret is no token.
+    assert_eq!(status(M::GET, "/nodes", Some("spt_tvera.wrong"), None).await, 401);
+    // The admin may do what the operator may not.
+    assert_eq!(status(M::POST, "/nodes", Some(ADMIN), Some(new_node)).await, 201);
+    // A known path with a method it does not serve: 405, but only to a caller with a token.
+    assert_eq!(status(M::PUT, "/nodes", Some(&viewer), None).await, 405);
+    assert_eq!(status(M::PUT, "/nodes", None, None).await, 401);
+    // No such path: 404, but only to a caller with a token.
+    assert_eq!(status(M::GET, "/no-such-resource", Some(&viewer), None).await, 404);
+    assert_eq!(status(M::GET, "/no-such-resource", None, None).await, 401);
+    // Public routes need nothing.
+    assert_eq!(status(M::GET, "/openapi.json", None, None).await, 200);
+    let r = c.http.get(format!("{}/leader", c.url(c.leader().await))).send().await.expect("leader");
+    assert_eq!(r.status(), 200);
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_root_page_points_a_person_at_the_api_health_and_docs() {
+    let c = TestCluster::start(1, |_| {}).await;
+    let url = format!("{}/", c.url(1));
+    let r = c.http.get(&url).send().await.expect("get /");
+    assert_eq!(r.status(), 200);
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    assert!(ct.starts_with("text/plain"), "{ct}");
+    let text = r.text().await.expect("body");
+    for what in ["/api/v1/openapi.json", "/healthz", "README"] {
+        assert!(text.contains(what), "{what} missing from {text}");
+    }
+    let r = c.http.get(&url).header("accept", "text/html,application/xhtml+xml,*/*;q=0.8").send().await.expect("get");
+    assert_eq!(r.status(), 200);
+    let ct = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    assert!(ct.starts_with("text/html"), "{ct}");
+    let html = r.text().await.expect("body");
+    assert!(html.contains("href=\"/api/v1/openapi.json\"") && html.contains("href=\"/healthz\""), "{html}");
+    // Other unknown pages stay plain 404s.
+    assert_eq!(c.http.get(format!("{}/index.html", c.url(1))).send().await.expect("get").status(), 404);
     c.shutdown().await;
 }

@@ -66,6 +66,14 @@ async fn three_masters_form_one_cluster_and_serve_health() {
         .expect("json");
     assert_eq!(info["leader_id"], leader);
     assert_eq!(info["members"].as_array().map(|m| m.len()), Some(3));
+    assert_eq!(info["state"], "Follower", "{info}");
+    for m in info["members"].as_array().into_iter().flatten() {
+        assert_eq!(m["role"], "voter", "{info}");
+    }
+    // Health names the Raft state as before (`Leader`, `Follower`).
+    let h: serde_json::Value =
+        c.http.get(format!("{}/healthz", c.url(leader))).send().await.expect("healthz").json().await.expect("json");
+    assert_eq!((h["state"].as_str(), h["node_id"].as_u64()), (Some("Leader"), Some(leader)), "{h}");
     c.shutdown().await;
 }
 
