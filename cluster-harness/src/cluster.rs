@@ -255,5 +255,5 @@ impl TestCluster {
 
 /// Wall-clock now in Unix ms, as the masters see it.
 pub fn now_ms() -> i64 {
-    master::propose::now_ms() as i64
+    master::clock::WallClock::now_ms_i64()
 }

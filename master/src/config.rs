@@ -2,23 +2,15 @@
 //! variables and command-line flags (later sources win), validated once at start-up.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 use serde::Serialize;
 
-/// The cluster secret masters present to each other. Never printed.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ClusterSecret(pub String);
-
-impl fmt::Debug for ClusterSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClusterSecret(<redacted>)")
-    }
-}
+/// The name config code and tests know the cluster secret's type by.
+pub use crate::secrets::Secret as ClusterSecret;
+use crate::secrets::Secret;
 
 /// Raft timing and snapshot knobs. Defaults suit a 3-node LAN cluster on modest machines and
 /// bound failover: a dead leader is replaced about `election_timeout_max_ms` after its last
@@ -89,14 +81,44 @@ impl Default for SlaveTiming {
     }
 }
 
-/// The leader's cron scheduler.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The leader's cron scheduler: its debug clock and its timing knobs. Defaults are the values
+/// the scheduler was tuned with (issue 5's benchmarks); tests shrink or stretch them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SchedulerConfig {
     /// Debug only: allow `POST /api/v1/debug/clock {"offset_ms": n}` (admin) to shift this
     /// master's scheduler clock, for the fault-injection suite. Off in every default; when off,
     /// the endpoint answers 404.
     pub debug_clock: bool,
+    /// Calls to slaves in flight at once for deliveries and cancels (a delivery holds a permit
+    /// only while it talks to a slave, never across a commit).
+    pub dispatches_in_flight: usize,
+    /// A delivery that ended without a committed outcome is not started again before this.
+    pub retry_cooldown_ms: u64,
+    /// How often the leader scans the whole fire ledger for fired ticks nobody is delivering
+    /// (an outcome that could not be committed; a fire the ledger's journal could not name).
+    /// Recovery only: newly applied fires are delivered at once, whoever committed them.
+    pub orphan_scan_ms: u64,
+    /// How late a tick may be and still count as on time (the planner fires such a tick under
+    /// every misfire policy if it came due while this leader was planning).
+    pub on_time_ms: u64,
+    /// Deadline of one write through any master (`Proposer::propose`: forwarding to the
+    /// leader, waiting for one) and of a follower's linearizable read. The run-now and cancel
+    /// requests wait this long at most.
+    pub propose_timeout_ms: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            debug_clock: false,
+            dispatches_in_flight: 32,
+            retry_cooldown_ms: 5_000,
+            orphan_scan_ms: 5_000,
+            on_time_ms: 10_000,
+            propose_timeout_ms: 10_000,
+        }
+    }
 }
 
 /// One master's configuration.
@@ -118,11 +140,11 @@ pub struct MasterConfig {
     /// Where the RocksDB store and snapshots live.
     pub data_dir: PathBuf,
     /// Shared by all masters; authenticates Raft RPC and forwarded writes.
-    pub cluster_secret: ClusterSecret,
+    pub cluster_secret: Secret,
     /// Bearer token with the admin role for the API. If absent, one is generated at first start
     /// and written to `<data_dir>/admin-token` (mode 0600).
     #[serde(default)]
-    pub admin_token: Option<ClusterSecret>,
+    pub admin_token: Option<Secret>,
     #[serde(default)]
     pub raft: RaftTiming,
     #[serde(default)]
@@ -205,6 +227,15 @@ impl MasterConfig {
         if t.election_timeout_min_ms >= t.election_timeout_max_ms {
             return Err(ConfigError("raft.election_timeout_min_ms must be below election_timeout_max_ms".into()));
         }
+        let sc = &self.scheduler;
+        if sc.dispatches_in_flight == 0 || sc.retry_cooldown_ms == 0 || sc.orphan_scan_ms == 0 {
+            return Err(ConfigError(
+                "scheduler.dispatches_in_flight, retry_cooldown_ms and orphan_scan_ms must be > 0".into(),
+            ));
+        }
+        if sc.on_time_ms == 0 || sc.propose_timeout_ms == 0 {
+            return Err(ConfigError("scheduler.on_time_ms and propose_timeout_ms must be > 0".into()));
+        }
         let s = &self.slaves;
         if s.request_timeout_ms == 0 || s.health_interval_ms == 0 || s.deploy_interval_ms == 0 {
             return Err(ConfigError(
@@ -267,6 +298,8 @@ mod tests {
         c.validate().expect("validates");
         assert_eq!(c.peers.len(), 3);
         assert!(!c.scheduler.debug_clock, "the debug clock is off in the example");
+        assert_eq!(c.scheduler, SchedulerConfig::default(), "the example documents the defaults");
+        assert_eq!(c.raft, RaftTiming::default());
         c.openraft_config().expect("openraft accepts the timing");
     }
 
@@ -291,6 +324,8 @@ mod tests {
         .contains("not an http(s) URL"));
         assert!(err(|c| c.raft.heartbeat_ms = 400).contains("heartbeat_ms"));
         assert!(err(|c| c.data_dir = "/etc/hostname".into()).contains("not a directory"));
+        assert!(err(|c| c.scheduler.dispatches_in_flight = 0).contains("dispatches_in_flight"));
+        assert!(err(|c| c.scheduler.propose_timeout_ms = 0).contains("propose_timeout_ms"));
     }
 
     #[test]

@@ -93,7 +93,7 @@ async fn main() -> std::process::ExitCode {
         Cmd::Run { config, node_id, listen, data_dir, cluster_secret } => {
             match load(&config, node_id, listen, data_dir, cluster_secret) {
                 Err(e) => Err(e),
-                Ok(cfg) => match master::node::start(cfg).await {
+                Ok(cfg) => match master::boot::start(cfg).await {
                     Err(e) => Err(anyhow::anyhow!(e)),
                     Ok(running) => {
                         wait_for_signal().await;

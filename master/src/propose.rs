@@ -23,7 +23,8 @@ use raft_store::LogEntry;
 use serde::Deserialize;
 use serde::Serialize;
 
-use crate::config::ClusterSecret;
+use crate::clock::WallClock;
+use crate::secrets::Secret;
 
 /// A committed and applied write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,14 +59,9 @@ const MAX_ATTEMPTS: usize = 8;
 pub struct Proposer {
     raft: Raft,
     http: reqwest::Client,
-    secret: ClusterSecret,
+    secret: Secret,
     /// Deadline of a whole propose (with forwarding and waiting for a leader).
     timeout: Duration,
-}
-
-/// Unix milliseconds of this master's wall clock: the stamp a leader puts on what it proposes.
-pub fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn forward_of(f: &openraft::errors::ForwardToLeader<raft_store::TypeConfig>) -> ProposeError {
@@ -76,13 +72,14 @@ fn forward_of(f: &openraft::errors::ForwardToLeader<raft_store::TypeConfig>) -> 
 }
 
 impl Proposer {
-    pub fn new(raft: Raft, http: reqwest::Client, secret: ClusterSecret, timeout: Duration) -> Self {
+    pub fn new(raft: Raft, http: reqwest::Client, secret: Secret, timeout: Duration) -> Self {
         Self { raft, http, secret, timeout }
     }
 
     /// Writes `cmd` if this node leads; otherwise says who does.
     pub async fn propose_local(&self, cmd: Command) -> ProposeReply {
-        match self.raft.client_write(LogEntry::new(now_ms(), cmd)).await {
+        // The leader's stamp: the only time `apply` sees.
+        match self.raft.client_write(LogEntry::new(WallClock::now_ms(), cmd)).await {
             Ok(r) => Ok(Proposed { applied: r.data, log_index: r.log_id.index() }),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(forward_of(&f)),
             Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(f))) => {

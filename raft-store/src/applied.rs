@@ -18,8 +18,18 @@ pub enum Applied {
     Fired { job_id: String },
     /// A tick was recorded as skipped.
     Skipped,
-    /// Per-item results of a `FireBatch`, `SkipBatch` or `Batch`, in request order.
+    /// Per-tick results of a `FireBatch`, in request order (`Fired` or a rejection each).
     FireBatch { results: Vec<Applied> },
+    /// Per-tick results of a `SkipBatch`, in request order (`Skipped` or a rejection each).
+    SkipBatch { results: Vec<Applied> },
+    /// Per-item results of a `Batch`, in request order (each item's own answer).
+    Batch { results: Vec<Applied> },
+    /// `CancelJob` of a fire no slave has yet: it is dropped (its dispatch is `Cancelled`) and
+    /// will not be delivered.
+    FireDropped,
+    /// `CancelJob` of a job a slave has: the request is recorded and the leader will cancel the
+    /// job on `node_id`, then commit `Cancelled` or `CancelFailed`.
+    CancelRequested { node_id: String },
     /// An egg version was stored.
     VersionStored { sha256: String, size: u64 },
     /// The command was valid but changed nothing (e.g. a node already up).

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::Deserialize;
 use serde::Serialize;
 
+use crate::state::AlertKind;
 use crate::state::Deployment;
 use crate::state::JobReport;
 use crate::state::NodeSpec;
@@ -148,6 +149,30 @@ pub enum Command {
     // ---- jobs ------------------------------------------------------------------------------
     /// Merge a slave's observation of a job into the job table (states only move forward).
     ReportJob(JobReport),
+    /// Cancel job `job_id` (format 3), proposed by a front door; the leader carries it out.
+    /// A fired tick no slave has yet (dispatch `Pending`) is dropped: its dispatch becomes
+    /// `Cancelled` and it is never delivered (`FireDropped`). A job the job table has as
+    /// pending or running gets a cancel request (`CancelRequested` with its node; asking again
+    /// while one is open changes nothing but answers the same). Rejected with `UnknownJob` if
+    /// neither exists, with `Conflict` if the job already ended or its fire was never delivered
+    /// (failed, or dropped already).
+    CancelJob {
+        job_id: String,
+    },
+    /// The leader carried out `job_id`'s cancel request: its slave `node_id` answered
+    /// `prevstate` (format 3). Rejected with `UnknownJob` without a job record, with `Conflict`
+    /// if the job has no cancel request or is on another node.
+    Cancelled {
+        job_id: String,
+        node_id: String,
+        prevstate: String,
+    },
+    /// The leader could not carry out `job_id`'s cancel request; `reason` says why (format 3).
+    /// Same checks as `Cancelled`.
+    CancelFailed {
+        job_id: String,
+        reason: String,
+    },
 
     // ---- users and tokens ------------------------------------------------------------------
     CreateUser {
@@ -178,7 +203,8 @@ pub enum Command {
     /// Record an alert once per key; a second record of the key is `AlreadyRecorded`.
     RecordAlert {
         key: String,
-        kind: String,
+        /// A closed set since format 3 (encoded as the same snake-case strings as before).
+        kind: AlertKind,
         subject: String,
         body: String,
     },
@@ -235,12 +261,17 @@ impl fmt::Display for Command {
                 write!(f, "record_deployment {project} {version} on {node_id}")
             }
             ReportJob(r) => write!(f, "report_job {} {:?} on {}", r.job_id, r.state, r.node_id),
+            CancelJob { job_id } => write!(f, "cancel_job {job_id}"),
+            Cancelled { job_id, node_id, prevstate } => {
+                write!(f, "cancelled {job_id} on {node_id} (was {prevstate:?})")
+            }
+            CancelFailed { job_id, .. } => write!(f, "cancel_failed {job_id}"),
             CreateUser { username, role, .. } => write!(f, "create_user {username} {role:?}"),
             UpdateUser { username, .. } => write!(f, "update_user {username}"),
             DeleteUser { username } => write!(f, "delete_user {username}"),
             CreateToken { token_id, username, .. } => write!(f, "create_token {token_id} for {username}"),
             RevokeToken { token_id } => write!(f, "revoke_token {token_id}"),
-            RecordAlert { key, .. } => write!(f, "record_alert {key}"),
+            RecordAlert { key, kind, .. } => write!(f, "record_alert {key} {kind:?}"),
         }
     }
 }

@@ -11,6 +11,12 @@
 //! - **2** (2026-11-29): adds the `skip_batch` and `batch` commands and the `passed_over` skip reason. A
 //!   format-1 store is read as is (2 only adds) and marked 2 when opened, so an older build,
 //!   which could not decode the new entries, refuses it instead of misreading it.
+//! - **3** (2026-12-03, issue 15): adds the `cancel_job`, `cancelled` and `cancel_failed`
+//!   commands, the `cancelled` dispatch state of a fire dropped before delivery, and a job
+//!   record's optional `cancel` field (absent when `None`, so older records read as before);
+//!   `record_alert.kind` / `AlertRecord.kind` become a closed enum encoded as the same
+//!   snake-case strings (no alert was ever recorded by a format-2 build: none had an alerter).
+//!   Formats 1 and 2 are read as is and marked 3 when opened.
 
 use std::path::Path;
 
@@ -25,10 +31,10 @@ use crate::state::State;
 use crate::state::Table;
 
 /// The store format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Older formats this build opens and upgrades in place (each a subset of the current one).
-const UPGRADABLE_FORMATS: [u32; 1] = [1];
+const UPGRADABLE_FORMATS: [u32; 2] = [1, 2];
 
 /// Encoding version byte at the start of every value.
 const VALUE_ENCODING: u8 = 1;

@@ -16,10 +16,6 @@ use crate::auth::Principal;
 use crate::auth::Verb;
 use crate::node::MasterNode;
 use crate::ops;
-// `/raft/membership` answers with these (raft_net::server names them here).
-pub use crate::ops::cluster::change_local;
-pub use crate::ops::cluster::ChangeError;
-pub use crate::ops::cluster::MembershipChange;
 use crate::views::cluster::ClusterInfo;
 use crate::views::cluster::StateDigest;
 

@@ -1,15 +1,14 @@
 //! `/api/v1/jobs`: the replicated job table (what ran where and how it ended, as the leader's
-//! collector saw it; reads are `ops::jobs`) and cancelling a job on its slave.
+//! collector saw it) and cancelling a job: a committed `CancelJob` that the leader carries out
+//! (both are `ops::jobs`).
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::Path;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::Extension;
 use axum::Json;
-use raft_store::state::JobRecord;
-use raft_store::state::Role;
 use serde::Deserialize;
 use serde::Serialize;
 
@@ -22,9 +21,8 @@ use crate::auth::Principal;
 use crate::auth::Verb;
 use crate::node::MasterNode;
 use crate::ops;
+use crate::ops::jobs::CancelOutcome;
 use crate::ops::jobs::JobFilter;
-use crate::slave_client::SlaveClient;
-use crate::slave_client::SlaveError;
 use crate::views::jobs::JobStateView;
 use crate::views::jobs::JobView;
 
@@ -67,10 +65,6 @@ pub async fn list(
     Ok(Json(ops::jobs::list(&node, &filter, c).await?.iter().map(JobView::from).collect()))
 }
 
-fn get_job(node: &MasterNode, id: &str) -> Result<JobRecord, ApiError> {
-    Ok(ops::jobs::get_local(node, id)?)
-}
-
 #[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path), ConsistencyQuery),
     responses((status = 200, body = JobView), (status = 404)), security(("bearer" = [])))]
 pub async fn show(
@@ -81,37 +75,38 @@ pub async fn show(
     Ok(Json((&ops::jobs::get(&node, &id, c).await?).into()))
 }
 
+/// What `POST /jobs/{id}/cancel` answers.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Cancelled {
     pub job_id: String,
-    pub node_id: String,
-    /// The state the slave says the job was in (`pending`, `running`, or empty if it had ended).
-    pub prevstate: String,
+    /// The slave the job was on; `null` if the job was dropped before any slave had it.
+    pub node_id: Option<String>,
+    /// What the slave said the job was (`pending`, `running`, or empty if it had ended);
+    /// `pending` for a job dropped before delivery; `null` (with 202) while the leader has not
+    /// carried the cancel out yet.
+    pub prevstate: Option<String>,
 }
 
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = String, Path)),
-    responses((status = 200, body = Cancelled), (status = 404), (status = 409, description = "already ended"),
+    responses((status = 200, body = Cancelled, description = "cancelled on its slave, or dropped before delivery"),
+        (status = 202, body = Cancelled, description = "the cancel is committed; the leader has not carried it out yet"),
+        (status = 404), (status = 409, description = "already ended, or never delivered"),
         (status = 502, description = "the slave refused or did not answer")), security(("bearer" = [])))]
 pub async fn cancel(
     State(node): State<Arc<MasterNode>>,
     Extension(p): Extension<Principal>,
     Path(id): Path<String>,
-) -> Result<Json<Cancelled>, ApiError> {
-    p.require(Role::Operator)?;
-    let job = get_job(&node, &id)?;
-    if job.state.is_terminal() {
-        return Err(ApiError::Conflict(format!("job {id} already ended ({:?})", job.state)));
-    }
-    let slave = node
-        .state
-        .read(|s| s.nodes.get(&job.node_id).cloned())
-        .ok_or_else(|| ApiError::Conflict(format!("job {id} ran on {}, which is no longer registered", job.node_id)))?;
-    let client =
-        SlaveClient::new(node.http.clone(), &slave, Duration::from_millis(node.config.slaves.request_timeout_ms));
-    let prevstate = client.cancel(&job.project, &id).await.map_err(|e| match e {
-        SlaveError::Api(m) => ApiError::Upstream(format!("{} refused: {m}", job.node_id)),
-        other => ApiError::Upstream(format!("{}: {other}", job.node_id)),
-    })?;
-    tracing::info!(job = %id, node = %job.node_id, %prevstate, by = %p.username, "job cancelled");
-    Ok(Json(Cancelled { job_id: id, node_id: job.node_id, prevstate }))
+) -> Result<(StatusCode, Json<Cancelled>), ApiError> {
+    let (status, body) = match ops::jobs::cancel(&node, &id, &p).await? {
+        CancelOutcome::Dropped => {
+            (StatusCode::OK, Cancelled { job_id: id, node_id: None, prevstate: Some("pending".into()) })
+        }
+        CancelOutcome::Cancelled { node_id, prevstate } => {
+            (StatusCode::OK, Cancelled { job_id: id, node_id: Some(node_id), prevstate: Some(prevstate) })
+        }
+        CancelOutcome::Committed { node_id } => {
+            (StatusCode::ACCEPTED, Cancelled { job_id: id, node_id: Some(node_id), prevstate: None })
+        }
+    };
+    Ok((status, Json(body)))
 }

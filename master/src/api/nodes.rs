@@ -17,7 +17,7 @@ use super::extract::JsonBody;
 use super::routing::Routes;
 use crate::auth::Principal;
 use crate::auth::Verb;
-use crate::metrics_poller::Series;
+use crate::slaves::metrics::Series;
 use crate::node::MasterNode;
 use crate::ops;
 use crate::views::nodes::NodeView;

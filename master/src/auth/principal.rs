@@ -9,7 +9,7 @@ use sha2::Digest;
 use sha2::Sha256;
 
 use crate::node::MasterNode;
-use crate::raft_net::auth::secret_matches;
+use crate::secrets::secret_matches;
 
 /// Refusal of a caller whose role is too low.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

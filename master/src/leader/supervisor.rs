@@ -1,5 +1,6 @@
 //! The leader supervisor: the single place where leader-only work starts and stops, keyed by
-//! Raft term.
+//! Raft term. The services are a table handed in by `boot` ([`run`]'s `services`): this module
+//! names none of them.
 //!
 //! openraft's `on_leader_change` reports start/stop strictly alternating. A start for term T
 //! cancels and awaits whatever runs for an older term, then — only once a quorum has confirmed
@@ -18,6 +19,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::LeaderContext;
+use super::Service;
 use crate::node::MasterNode;
 
 enum Event {
@@ -40,11 +42,16 @@ impl Term {
     }
 }
 
-fn start_services(node: &Arc<MasterNode>, term: u64, parent: &CancellationToken) -> Term {
+fn start_services(
+    node: &Arc<MasterNode>,
+    services: &[(&'static str, Service)],
+    term: u64,
+    parent: &CancellationToken,
+) -> Term {
     let token = parent.child_token();
     let ctx = LeaderContext { node: node.clone(), term, token: token.clone() };
     let mut tasks = JoinSet::new();
-    for (name, service) in crate::leader::services() {
+    for &(name, service) in services {
         let ctx = ctx.clone();
         tasks.spawn(async move {
             tracing::info!(term, service = name, "leader service started");
@@ -110,7 +117,10 @@ async fn confirmed_leader(node: &MasterNode, term: u64, token: &CancellationToke
 const CONFIRM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 const CONFIRM_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
-pub async fn run(node: Arc<MasterNode>, token: CancellationToken) {
+/// Runs until `token` is cancelled: for each term this node leads, `services` (name, entry
+/// point) run with that term's token; they are cancelled and awaited when the term ends, and
+/// when `token` is.
+pub async fn run(node: Arc<MasterNode>, services: Vec<(&'static str, Service)>, token: CancellationToken) {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stop_tx = tx.clone();
     let _watch = node.raft.on_leader_change(
@@ -147,7 +157,7 @@ pub async fn run(node: Arc<MasterNode>, token: CancellationToken) {
                     continue;
                 }
                 tracing::info!(node_id = node.id, term, "became leader");
-                current = Some(start_services(&node, term, &token));
+                current = Some(start_services(&node, &services, term, &token));
             }
             Event::Stop(term) => {
                 tracing::info!(node_id = node.id, term, "no longer leader");

@@ -1,27 +1,22 @@
 //! The masters: Raft status and health of this one, the digest of what it applied, and adding or
 //! removing masters at runtime.
 //!
-//! A master joins as a learner (it catches up from the log or a snapshot), then becomes a voter
-//! by joint consensus. Membership changes run on the leader; a follower forwards them to the
-//! leader's `/raft/membership` ([`change_local`] answers there).
+//! The membership change itself (learner, then voter by joint consensus; forwarded to the
+//! leader) is `crate::cluster::membership`'s; this module checks the request and maps errors.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use openraft::BasicNode;
-use openraft::ChangeMembers;
 use openraft::ServerState;
-use serde::Deserialize;
-use serde::Serialize;
 
 use super::OpsError;
 use crate::auth::Principal;
+use crate::cluster::membership::change;
+use crate::cluster::membership::ChangeError;
+use crate::cluster::membership::MembershipChange;
 use crate::node::MasterNode;
 
 /// How far this node's state machine may trail its log and still call itself healthy.
 const MAX_APPLY_LAG: u64 = 1000;
-/// Deadline of a membership change forwarded to the leader (it waits for joint consensus).
-const FORWARD_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A master's part in the Raft group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,18 +113,15 @@ pub fn health(node: &MasterNode) -> Health {
         last_applied: applied,
         healthy,
         leads: m.state == ServerState::Leader && m.current_leader == Some(node.id),
-        clock_ms: crate::scheduler::clock::Clock::now_ms(node.clock.as_ref()),
+        clock_ms: node.clock.now_us() / 1000,
     }
 }
 
 /// The last applied index and the state digest, read together (hashing runs off the async
 /// workers).
 pub async fn digest(node: &MasterNode) -> Result<Digest, OpsError> {
-    let handle = node.state.clone();
-    let (applied, digest) = tokio::task::spawn_blocking(move || handle.digest_at())
-        .await
-        .map_err(|e| OpsError::Internal(format!("computing the state digest: {e}")))?;
-    Ok(Digest { id: node.id, last_applied: applied.map(|l| l.index()), digest })
+    let d = crate::cluster::digest::of(node).await.map_err(OpsError::Internal)?;
+    Ok(Digest { id: node.id, last_applied: d.last_applied, digest: d.digest })
 }
 
 /// Adds master `id` at base URL `addr` as a voter (via learner).
@@ -141,32 +133,13 @@ pub async fn add_member(node: &MasterNode, id: u64, addr: String, by: &Principal
         return Err(OpsError::invalid("addr", "must be an http(s) base URL"));
     }
     tracing::info!(id, %addr, by = %by.username, "adding a master");
-    change(node, MembershipChange::Add { id, addr }).await
+    change(node, MembershipChange::Add { id, addr }).await.map_err(OpsError::from)
 }
 
 /// Removes master `id` from the membership.
 pub async fn remove_member(node: &MasterNode, id: u64, by: &Principal) -> Result<(), OpsError> {
     tracing::info!(id, by = %by.username, "removing a master");
-    change(node, MembershipChange::Remove { id }).await
-}
-
-/// A membership change, as forwarded to the leader (`/raft/membership` body).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
-pub enum MembershipChange {
-    Add { id: u64, addr: String },
-    Remove { id: u64 },
-}
-
-/// Why a membership change failed (`/raft/membership` answer).
-#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
-pub enum ChangeError {
-    #[error("not the leader")]
-    NotLeader(Option<String>),
-    #[error("{0}")]
-    Refused(String),
-    #[error("master {0} is not a member")]
-    NotMember(u64),
+    change(node, MembershipChange::Remove { id }).await.map_err(OpsError::from)
 }
 
 impl From<ChangeError> for OpsError {
@@ -175,72 +148,7 @@ impl From<ChangeError> for OpsError {
             ChangeError::NotLeader(_) => OpsError::NoLeader { retry_after_s: 1 },
             ChangeError::Refused(m) => OpsError::Conflict(m),
             ChangeError::NotMember(id) => OpsError::NotFound(format!("master {id}")),
+            ChangeError::Indeterminate(m) => OpsError::Indeterminate(m),
         }
     }
-}
-
-/// Runs a membership change here if this node leads, else on the leader.
-async fn change(node: &MasterNode, op: MembershipChange) -> Result<(), OpsError> {
-    match change_local(node, op.clone()).await {
-        Err(ChangeError::NotLeader(Some(addr))) => {
-            let url = format!("{}/raft/membership", addr.trim_end_matches('/'));
-            let r = node
-                .http
-                .post(&url)
-                .bearer_auth(&node.config.cluster_secret.0)
-                .json(&op)
-                .timeout(FORWARD_TIMEOUT)
-                .send()
-                .await
-                .map_err(|e| OpsError::Indeterminate(format!("forwarding to the leader: {e}")))?;
-            let res: Result<(), ChangeError> =
-                r.json().await.map_err(|e| OpsError::Indeterminate(format!("leader's answer: {e}")))?;
-            res.map_err(OpsError::from)
-        }
-        other => other.map_err(OpsError::from),
-    }
-}
-
-fn leader_addr(node: &MasterNode) -> Option<String> {
-    let m = node.metrics();
-    let leader = m.current_leader?;
-    m.membership_config.membership().get_node(&leader).map(|n| n.addr.clone())
-}
-
-/// Applies a membership change on this node, which must lead.
-pub async fn change_local(node: &MasterNode, op: MembershipChange) -> Result<(), ChangeError> {
-    if !node.raft.is_leader() {
-        return Err(ChangeError::NotLeader(leader_addr(node)));
-    }
-    let refused = |e: openraft::errors::RaftError<
-        raft_store::TypeConfig,
-        openraft::errors::ClientWriteError<raft_store::TypeConfig>,
-    >| {
-        match e.forward_to_leader() {
-            Some(_) => ChangeError::NotLeader(leader_addr(node)),
-            None => ChangeError::Refused(e.to_string()),
-        }
-    };
-    match op {
-        MembershipChange::Add { id, addr } => {
-            node.raft.add_learner(id, BasicNode { addr }, true).await.map_err(refused)?;
-            let mut voters: BTreeSet<u64> = node.raft.voter_ids().collect();
-            voters.insert(id);
-            node.raft.change_membership(ChangeMembers::ReplaceAllVoters(voters), false).await.map_err(refused)?;
-            tracing::info!(id, "master added as voter");
-        }
-        MembershipChange::Remove { id } => {
-            let m = node.metrics();
-            if m.membership_config.membership().get_node(&id).is_none() {
-                return Err(ChangeError::NotMember(id));
-            }
-            let voters: BTreeSet<u64> = node.raft.voter_ids().filter(|v| *v != id).collect();
-            if voters.is_empty() {
-                return Err(ChangeError::Refused("cannot remove the last voter".into()));
-            }
-            node.raft.change_membership(ChangeMembers::ReplaceAllVoters(voters), false).await.map_err(refused)?;
-            tracing::info!(id, "master removed");
-        }
-    }
-    Ok(())
 }

@@ -58,6 +58,7 @@ impl OpsError {
             Rejection::VersionConflict { current_version } => {
                 OpsError::Conflict(format!("{what} is at version {current_version}"))
             }
+            Rejection::Conflict { detail } => OpsError::Conflict(detail),
             Rejection::AlreadyExists => OpsError::Conflict(format!("{what} already exists")),
             Rejection::TooLarge { size, limit } => OpsError::TooLarge(format!("{size} bytes, limit {limit}")),
             other => OpsError::Conflict(format!("{what}: {other:?}")),

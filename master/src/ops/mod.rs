@@ -43,5 +43,5 @@ pub async fn commit(node: &MasterNode, cmd: Command, what: &str) -> Result<Appli
 
 /// "Now" for requests (a run-now tick, next fire times), Unix ms: this master's wall clock.
 pub fn now_ms() -> i64 {
-    i64::try_from(crate::propose::now_ms()).unwrap_or(i64::MAX)
+    crate::clock::WallClock::now_ms_i64()
 }

@@ -11,8 +11,8 @@ use super::commit;
 use super::Consistency;
 use super::OpsError;
 use crate::auth::Principal;
-use crate::metrics_poller::Sample;
-use crate::metrics_poller::Series;
+use crate::slaves::metrics::Sample;
+use crate::slaves::metrics::Series;
 use crate::node::MasterNode;
 
 /// Most tags a slave may carry.

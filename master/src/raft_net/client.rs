@@ -1,9 +1,6 @@
 //! The outgoing side: openraft's `RaftNetworkFactory` and `RaftNetworkV2` over reqwest.
 
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::RwLock;
 use std::time::Duration;
 
 use openraft::errors::NetworkError;
@@ -31,17 +28,15 @@ use raft_store::TypeConfig;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::ClusterSecret;
-
-/// Per-target address overrides (test harness: route a link through a fault proxy). Consulted
-/// before the address in the replicated membership.
-pub type PeerOverrides = Arc<RwLock<BTreeMap<NodeId, String>>>;
+use super::ClockReading;
+use crate::node::PeerOverrides;
+use crate::secrets::Secret;
 
 /// Builds one [`PeerClient`] per target master.
 #[derive(Clone)]
 pub struct NetworkFactory {
     http: reqwest::Client,
-    secret: ClusterSecret,
+    secret: Secret,
     overrides: PeerOverrides,
     min_deadline: Duration,
 }
@@ -51,7 +46,7 @@ impl NetworkFactory {
     /// hands appends a TTL of one heartbeat interval, and an HTTP deadline that short would make
     /// every append on a link slower than the heartbeat (a WAN hop, a big batch, an egg) time out
     /// for ever — no write would commit and no election would fix it.
-    pub fn new(http: reqwest::Client, secret: ClusterSecret, overrides: PeerOverrides, min_deadline: Duration) -> Self {
+    pub fn new(http: reqwest::Client, secret: Secret, overrides: PeerOverrides, min_deadline: Duration) -> Self {
         Self { http, secret, overrides, min_deadline }
     }
 }
@@ -77,7 +72,7 @@ pub struct PeerClient {
     base: String,
     target: NodeId,
     http: reqwest::Client,
-    secret: ClusterSecret,
+    secret: Secret,
     min_deadline: Duration,
 }
 
@@ -181,4 +176,20 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             resp.json().await.map_err(|e| StreamingError::Network(NetworkError::new(&e)))?;
         res.map_err(|e| StreamingError::Network(NetworkError::from_string(e)))
     }
+}
+
+/// Asks the master at `base` (its advertised URL) for its scheduler clock (`GET /raft/clock`,
+/// with the cluster secret).
+pub async fn peer_clock(
+    http: &reqwest::Client,
+    base: &str,
+    secret: &Secret,
+    timeout: Duration,
+) -> Result<ClockReading, String> {
+    let url = format!("{}/raft/clock", base.trim_end_matches('/'));
+    let resp = http.get(&url).bearer_auth(&secret.0).timeout(timeout).send().await.map_err(|e| e.to_string())?;
+    if !resp.status().is_success() {
+        return Err(format!("HTTP {} from {url}", resp.status()));
+    }
+    resp.json::<ClockReading>().await.map_err(|e| format!("{url}: {e}"))
 }

@@ -5,6 +5,10 @@
 //! - `propose`: a write forwarded by a follower; answered by this node only if it leads.
 //! - `read-index`: the leader's linearizable read point for a follower's read.
 //! - `hello`: who is here, for cluster formation.
+//! - `clock`: this master's scheduler clock, for the leader's clock check (not `/healthz`:
+//!   that is the load balancer's, and answers without the secret).
+//! - whatever routes `boot` hands in (`membership`: a membership change forwarded to the
+//!   leader), behind the same secret check.
 
 use std::sync::Arc;
 
@@ -29,6 +33,7 @@ use raft_store::TypeConfig;
 use serde::Deserialize;
 use serde::Serialize;
 
+use super::ClockReading;
 use crate::node::MasterNode;
 use crate::propose::ProposeReply;
 
@@ -42,7 +47,9 @@ pub struct Hello {
     pub initialized: bool,
 }
 
-pub fn router(node: Arc<MasterNode>) -> Router {
+/// The `/raft/*` routes, with `extra` (more peer-only routes, stated by their owners) merged in
+/// behind the cluster-secret check.
+pub fn router(node: Arc<MasterNode>, extra: Router<Arc<MasterNode>>) -> Router {
     let secret = node.config.cluster_secret.clone();
     Router::new()
         .route("/raft/append", post(append))
@@ -53,7 +60,8 @@ pub fn router(node: Arc<MasterNode>) -> Router {
         .route("/raft/propose", post(propose))
         .route("/raft/read-index", post(read_index))
         .route("/raft/hello", get(hello))
-        .route("/raft/membership", post(membership))
+        .route("/raft/clock", get(clock))
+        .merge(extra)
         .layer(DefaultBodyLimit::max(RAFT_BODY_LIMIT))
         // `route_layer`: only `/raft/*` routes need the secret; unknown paths stay plain 404s.
         .route_layer(axum::middleware::from_fn_with_state(secret, super::auth::require_cluster_secret))
@@ -112,9 +120,6 @@ async fn hello(State(n): State<Arc<MasterNode>>) -> Json<Hello> {
     Json(Hello { node_id: n.id, initialized })
 }
 
-async fn membership(
-    State(n): State<Arc<MasterNode>>,
-    Json(op): Json<crate::api::cluster::MembershipChange>,
-) -> Json<Result<(), crate::api::cluster::ChangeError>> {
-    Json(crate::api::cluster::change_local(&n, op).await)
+async fn clock(State(n): State<Arc<MasterNode>>) -> Json<ClockReading> {
+    Json(ClockReading { node_id: n.id, clock_ms: n.clock.now_us() / 1000 })
 }

@@ -173,7 +173,7 @@ impl Agenda {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::runtime::OnceTicks;
+    use crate::scheduler::plan::OnceTicks;
     use raft_store::state::MisfirePolicy;
     use raft_store::state::OverlapPolicy;
     use raft_store::state::ScheduleSpec;

@@ -1,13 +1,15 @@
 //! The scheduler's only source of wall-clock time.
 //!
 //! Cron ticks are nominal wall-clock times, so the scheduler needs "now" as Unix ms; it reads it
-//! through [`Clock`] and nothing else. [`SystemClock`] is the system clock plus an offset. The
-//! offset is a debug aid for the fault-injection suite (skew one master's clock): it can be set
-//! only when `[scheduler] debug_clock = true`, through `POST /api/v1/debug/clock`
-//! ([`crate::api::debug`]); otherwise it stays 0 and setting it is refused.
+//! through [`Clock`] and nothing else. In production that is the node's
+//! [`OffsetClock`](crate::clock::OffsetClock): the master's wall clock plus a debug offset (a
+//! fault-injection aid, settable only when `[scheduler] debug_clock = true` by the front door's
+//! debug endpoint; otherwise it stays 0 and setting it is refused). Tests use [`ManualClock`].
 
 use std::sync::atomic::AtomicI64;
 use std::sync::atomic::Ordering;
+
+use crate::clock::OffsetClock;
 
 /// Wall-clock time for the scheduler.
 pub trait Clock: Send + Sync {
@@ -22,57 +24,13 @@ pub trait Clock: Send + Sync {
     }
 }
 
-/// The system clock, optionally shifted by a debug offset.
-#[derive(Debug, Default)]
-pub struct SystemClock {
-    adjustable: bool,
-    offset_ms: AtomicI64,
-}
-
-/// Refusal to shift a clock that was not configured as adjustable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the debug clock is disabled ([scheduler] debug_clock = false)")]
-pub struct ClockLocked;
-
-impl SystemClock {
-    /// A system clock; `adjustable` allows [`SystemClock::set_offset_ms`] (debug only).
-    pub fn new(adjustable: bool) -> Self {
-        Self { adjustable, offset_ms: AtomicI64::new(0) }
-    }
-
-    pub fn adjustable(&self) -> bool {
-        self.adjustable
-    }
-
-    pub fn offset_ms(&self) -> i64 {
-        self.offset_ms.load(Ordering::Relaxed)
-    }
-
-    /// Shifts the clock by `offset_ms` from the system clock (replaces any earlier offset).
-    pub fn set_offset_ms(&self, offset_ms: i64) -> Result<(), ClockLocked> {
-        if !self.adjustable {
-            return Err(ClockLocked);
-        }
-        self.offset_ms.store(offset_ms, Ordering::Relaxed);
-        Ok(())
-    }
-}
-
-/// Unix µs of the system clock (0 before 1970, which no real clock reports).
-fn system_now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-impl Clock for SystemClock {
+impl Clock for OffsetClock {
     fn now_ms(&self) -> i64 {
-        (system_now_us() / 1000).saturating_add(self.offset_ms())
+        self.now_us() / 1000
     }
 
     fn until(&self, at_ms: i64) -> std::time::Duration {
-        let now_us = system_now_us().saturating_add(self.offset_ms().saturating_mul(1000));
+        let now_us = self.now_us();
         std::time::Duration::from_micros(u64::try_from(at_ms.saturating_mul(1000).saturating_sub(now_us)).unwrap_or(0))
     }
 }
@@ -102,12 +60,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_offset_shifts_only_an_adjustable_clock() {
-        let locked = SystemClock::new(false);
-        assert_eq!(locked.set_offset_ms(60_000), Err(ClockLocked));
-        assert_eq!(locked.offset_ms(), 0);
-
-        let c = SystemClock::new(true);
+    fn the_offset_shifts_the_schedulers_now() {
+        let c = OffsetClock::new(true);
         let before = c.now_ms();
         c.set_offset_ms(3_600_000).expect("adjustable");
         let after = c.now_ms();
@@ -118,7 +72,7 @@ mod tests {
 
     #[test]
     fn until_counts_down_to_an_instant_and_stops_at_zero() {
-        let c = SystemClock::new(true);
+        let c = OffsetClock::new(true);
         let now = c.now_ms();
         let d = c.until(now + 5_000);
         assert!(d > std::time::Duration::from_millis(3_000) && d <= std::time::Duration::from_millis(5_000), "{d:?}");

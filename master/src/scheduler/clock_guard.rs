@@ -9,12 +9,13 @@
 //!   difference over [`MAX_JUMP_MS`] (an NTP step, a debug offset) makes the clock suspect
 //!   until a peer check *started after the jump* vouches for it;
 //! - **peers**: every [`RECHECK`] (and at once after a jump) a background task asks every other
-//!   voter's `/healthz` for its scheduler clock (`clock_ms`), corrected by half the round trip.
+//!   voter's `GET /raft/clock` (cluster secret; not the load balancer's `/healthz`) for its
+//!   scheduler clock, corrected by half the round trip.
 //!   The clock is trusted unless more answering peers disagree (off by more than
 //!   [`MAX_SKEW_MS`]) than agree; with no peer answering, the last verdict stands.
 //!
 //! While the clock is not trusted the leader plans nothing (deliveries of decided fires go on),
-//! logs why once, and `/healthz` of the peers shows their clocks for the operator. If a
+//! logs why once, and `/healthz` shows each master's clock for the operator. If a
 //! majority of the voters agree on a time this leader does not share, it hands leadership to
 //! one of them after [`HANDOVER_AFTER`] checks, so ticks go on being fired; otherwise ticks due
 //! meanwhile are judged by the misfire policy once the clock is trusted again.
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
 use crate::node::MasterNode;
+use crate::raft_net::client::peer_clock;
 
 /// A step of the wall clock larger than this (against the monotonic clock) is a jump.
 pub const MAX_JUMP_MS: i64 = 500;
@@ -173,13 +175,12 @@ async fn check_peers(node: &MasterNode, clock: &dyn Clock) -> Option<PeerCheck> 
     if peers.is_empty() {
         return Some(PeerCheck { trusted: true, handover_to: None });
     }
+    let secret = &node.config.cluster_secret;
     let asks = peers.iter().map(|(id, addr)| async move {
         let sent = clock.now_ms();
-        let answer = node.http.get(format!("{addr}/healthz")).timeout(PEER_TIMEOUT).send().await.ok()?;
-        let v: serde_json::Value = answer.json().await.ok()?;
+        let theirs = peer_clock(&node.http, addr, secret, PEER_TIMEOUT).await.ok()?;
         let received = clock.now_ms();
-        let theirs = v["clock_ms"].as_i64()?;
-        Some((*id, theirs - (sent + received) / 2))
+        Some((*id, theirs.clock_ms - (sent + received) / 2))
     });
     let offsets: Vec<(u64, i64)> = futures::future::join_all(asks).await.into_iter().flatten().collect();
     if offsets.is_empty() {

@@ -3,7 +3,8 @@
 //! For every active schedule it enumerates the ticks due since the schedule's cursor
 //! (`last_decided_tick`, or its creation) up to `now`, and decides per the policies:
 //!
-//! - **Misfire.** A tick is *on time* if it is at most [`ON_TIME_MS`] late. A tick that came
+//! - **Misfire.** A tick is *on time* if it is at most [`Input::on_time_ms`] late
+//!   (`[scheduler] on_time_ms`, 10 s by default: scheduler loop latency and a leader failover). A tick that came
 //!   due while this leader was planning ([`Input::live_since_ms`]) and is on time was not
 //!   missed, only decided late (a round held up by a slow quorum): it fires, under every
 //!   policy. For missed ticks (due while no leader planned): `skip` fires only an on-time
@@ -24,11 +25,8 @@ use raft_store::state::MisfirePolicy;
 use raft_store::state::OverlapPolicy;
 use raft_store::state::Schedule;
 use raft_store::state::SkipReason;
+use raft_store::state::Trigger;
 use raft_store::Tick;
-
-/// How late a tick may be and still count as on time (covers scheduler loop latency and a
-/// leader failover).
-pub const ON_TIME_MS: u64 = 10_000;
 
 /// Upper bound on the ticks enumerated for one schedule in one plan.
 pub const MAX_ENUMERATED: usize = 10_000;
@@ -38,6 +36,19 @@ pub const MAX_ENUMERATED: usize = 10_000;
 pub trait Ticks {
     /// The first tick strictly after `after_ms` (Unix ms), if any.
     fn next_after(&self, schedule: &Schedule, after_ms: i64) -> Option<i64>;
+}
+
+/// The ticks of `Trigger::Once` only (a cron trigger has none): a minimal `Ticks` for tests.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OnceTicks;
+
+impl Ticks for OnceTicks {
+    fn next_after(&self, schedule: &Schedule, after_ms: i64) -> Option<i64> {
+        match schedule.spec.trigger {
+            Trigger::Once { at_ms } if at_ms > after_ms => Some(at_ms),
+            _ => None,
+        }
+    }
 }
 
 /// What the planner wants done, in order.
@@ -64,6 +75,8 @@ pub struct Input<'a> {
     /// each on-time one fires whatever the misfire policy. `i64::MAX`: treat every due tick by
     /// the misfire policy.
     pub live_since_ms: i64,
+    /// How late a tick may be and still count as on time (`[scheduler] on_time_ms`).
+    pub on_time_ms: u64,
 }
 
 fn tick(s: &Schedule, tick_ms: i64) -> Tick {
@@ -112,12 +125,13 @@ pub fn plan_one(input: &Input<'_>, now_ms: i64, ticks: &impl Ticks) -> Vec<Actio
     let (Some(&newest), Some(first)) = (due.last(), first) else { return vec![] };
     let late = |t: i64| now_ms.saturating_sub(t).max(0) as u64;
     // The on-time ticks that came due while this leader was planning: a suffix of `due`.
-    let live: Vec<i64> = due.iter().copied().filter(|t| *t >= input.live_since_ms && late(*t) <= ON_TIME_MS).collect();
+    let on_time = input.on_time_ms;
+    let live: Vec<i64> = due.iter().copied().filter(|t| *t >= input.live_since_ms && late(*t) <= on_time).collect();
     let fire: Vec<i64> = match &s.spec.misfire {
         MisfirePolicy::Skip | MisfirePolicy::FireOnce { .. } if !live.is_empty() => live,
-        MisfirePolicy::Skip if late(newest) <= ON_TIME_MS => vec![newest],
+        MisfirePolicy::Skip if late(newest) <= on_time => vec![newest],
         MisfirePolicy::Skip => vec![],
-        MisfirePolicy::FireOnce { starting_deadline_ms } if late(newest) <= (*starting_deadline_ms).max(ON_TIME_MS) => {
+        MisfirePolicy::FireOnce { starting_deadline_ms } if late(newest) <= (*starting_deadline_ms).max(on_time) => {
             vec![newest]
         }
         MisfirePolicy::FireOnce { .. } => vec![],

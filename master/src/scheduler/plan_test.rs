@@ -13,6 +13,9 @@ use raft_store::LogEntry;
 
 use super::*;
 
+/// `[scheduler] on_time_ms` by default.
+const ON_TIME_MS: u64 = 10_000;
+
 /// Ticks every `period` ms from the epoch (cron triggers), or once (`Trigger::Once`).
 struct Every(i64);
 
@@ -61,7 +64,11 @@ fn passed(t: i64, n: u64, since: i64) -> Action {
 }
 
 fn run(s: &Schedule, active: Option<&str>, now: i64) -> Vec<Action> {
-    plan_one(&Input { schedule: s, active_job: active, live_since_ms: i64::MAX }, now, &Every(1000))
+    plan_one(
+        &Input { schedule: s, active_job: active, live_since_ms: i64::MAX, on_time_ms: ON_TIME_MS },
+        now,
+        &Every(1000),
+    )
 }
 
 #[test]
@@ -82,7 +89,11 @@ fn ticks_due_while_the_leader_planned_fire_each_even_when_a_round_was_late() {
     let live = |misfire: MisfirePolicy, overlap: OverlapPolicy, since: i64| {
         let mut s = schedule(misfire, overlap);
         s.last_decided_tick = Some(1000);
-        plan_one(&Input { schedule: &s, active_job: None, live_since_ms: since }, 3600, &Every(1000))
+        plan_one(
+            &Input { schedule: &s, active_job: None, live_since_ms: since, on_time_ms: ON_TIME_MS },
+            3600,
+            &Every(1000),
+        )
     };
     let fire_once = MisfirePolicy::FireOnce { starting_deadline_ms: 60_000 };
     for m in [MisfirePolicy::Skip, fire_once.clone(), MisfirePolicy::FireAll { cap: 100 }] {
@@ -97,7 +108,11 @@ fn ticks_due_while_the_leader_planned_fire_each_even_when_a_round_was_late() {
     let mut s = schedule(MisfirePolicy::Skip, OverlapPolicy::Allow);
     s.last_decided_tick = Some(1000);
     let now = 2000 + ON_TIME_MS as i64 + 500;
-    let got = plan_one(&Input { schedule: &s, active_job: None, live_since_ms: 900 }, now, &Every(1000));
+    let got = plan_one(
+        &Input { schedule: &s, active_job: None, live_since_ms: 900, on_time_ms: ON_TIME_MS },
+        now,
+        &Every(1000),
+    );
     assert!(!got.contains(&fire(2000)), "{got:?}");
     assert!(got.contains(&fire(12000)), "{got:?}");
 }
@@ -279,17 +294,17 @@ proptest! {
                 Event::Clock(d) => now += d,
                 Event::Plan => {
                     let s = c.inputs();
-                    let actions = plan(s.iter().map(|s| Input { schedule: s, active_job: None, live_since_ms: i64::MAX }), now, &ticks);
+                    let actions = plan(s.iter().map(|s| Input { schedule: s, active_job: None, live_since_ms: i64::MAX, on_time_ms: ON_TIME_MS }), now, &ticks);
                     check(&mut c, now, actions)?;
                     last_plan_now = last_plan_now.max(now);
                 }
                 Event::LostPlan => {
                     let s = c.inputs();
-                    let _ = plan(s.iter().map(|s| Input { schedule: s, active_job: None, live_since_ms: i64::MAX }), now, &ticks);
+                    let _ = plan(s.iter().map(|s| Input { schedule: s, active_job: None, live_since_ms: i64::MAX, on_time_ms: ON_TIME_MS }), now, &ticks);
                 }
                 Event::DuplicatePlan => {
                     let s = c.inputs();
-                    let a1 = plan(s.iter().map(|s| Input { schedule: s, active_job: None, live_since_ms: i64::MAX }), now, &ticks);
+                    let a1 = plan(s.iter().map(|s| Input { schedule: s, active_job: None, live_since_ms: i64::MAX, on_time_ms: ON_TIME_MS }), now, &ticks);
                     let a2 = a1.clone();
                     check(&mut c, now, a1)?;
                     check(&mut c, now, a2)?;

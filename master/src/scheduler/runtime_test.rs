@@ -7,6 +7,11 @@ use raft_store::state::*;
 use raft_store::LogEntry;
 
 use super::*;
+use crate::scheduler::dispatch::give_up_at;
+use crate::scheduler::dispatch::DEFAULT_STARTING_DEADLINE_MS;
+use crate::scheduler::dispatch::MAX_STARTING_DEADLINE_MS;
+use crate::scheduler::dispatch::MIN_DELIVERY_WINDOW_MS;
+use crate::scheduler::plan::OnceTicks;
 
 fn spec(at_ms: i64, overlap: OverlapPolicy) -> ScheduleSpec {
     ScheduleSpec {
@@ -41,7 +46,7 @@ fn tick(id: &str, at: i64, version: u64) -> Tick {
 fn round_at(s: &State, now: i64) -> Round {
     let mut agenda = Agenda::new();
     agenda.sync(s, &OnceTicks);
-    plan_round(s, &agenda.due(now), now, now, &OnceTicks)
+    plan_round(s, &agenda.due(now), now, now, 10_000, &OnceTicks)
 }
 
 #[test]
@@ -117,7 +122,7 @@ fn unsettled_fires_are_listed_oldest_first_until_an_outcome_is_committed() {
         ],
         1_000,
     );
-    let ids = |s: &State| reconcile::unsettled(s).into_iter().map(|u| u.job_id).collect::<Vec<_>>();
+    let ids = |s: &State| ledger::unsettled(s).into_iter().map(|u| u.job_id).collect::<Vec<_>>();
     assert_eq!(ids(&s), ["sch-2-t4000", "sch-1-t5000"]);
     let done = Command::Dispatched { job_id: "sch-2-t4000".into(), node_id: "n1".into() };
     assert!(!apply(&mut s, 20, &LogEntry::new(6_000, done)).is_rejected());

@@ -18,6 +18,8 @@ pub enum FireOutcome {
     Dispatched { node_id: String, at_ms: u64, attempts: u32 },
     /// No slave took the job.
     DispatchFailed { reason: String, at_ms: u64 },
+    /// Dropped by a cancel before any slave had it.
+    Cancelled { at_ms: u64 },
     /// Deliberately not fired. `passed_over`: this record also stands for older missed ticks.
     Skipped {
         reason: String,
@@ -70,6 +72,9 @@ pub fn fire_view(r: &FireRecord) -> FireView {
                     FireOutcome::DispatchFailed { reason: reason.clone(), at_ms: *at_ms },
                     since(r.tick_ms, r.decided_at_ms),
                 ),
+                DispatchState::Cancelled { at_ms } => {
+                    (FireOutcome::Cancelled { at_ms: *at_ms }, since(r.tick_ms, r.decided_at_ms))
+                }
             };
             (Some(job_id.clone()), outcome, late)
         }

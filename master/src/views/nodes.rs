@@ -4,7 +4,7 @@ use raft_store::state::NodeStatus;
 use serde::Deserialize;
 use serde::Serialize;
 
-use crate::metrics_poller::Sample;
+use crate::slaves::metrics::Sample;
 use crate::ops::nodes::NodeInfo;
 
 /// A slave's health as committed by the leader. Fields are in name order (`kind`, `reason`,

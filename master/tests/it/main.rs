@@ -5,6 +5,7 @@
 mod api_input;
 mod cluster;
 mod fixtures;
+mod run_now_and_cancel;
 mod sched_runtime;
 mod schedules;
 mod slaves;

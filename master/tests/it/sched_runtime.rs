@@ -22,12 +22,12 @@ use crate::workers::*;
 const WAIT: Duration = Duration::from_secs(90);
 
 /// A URL nothing listens on: the demo spider fails to connect and finishes at once.
-fn refused_url() -> String {
+pub(crate) fn refused_url() -> String {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     format!("http://{}/", l.local_addr().expect("addr"))
 }
 
-fn once(at_ms: i64, selector: &[&str], deadline_ms: u64) -> ScheduleSpec {
+pub(crate) fn once(at_ms: i64, selector: &[&str], deadline_ms: u64) -> ScheduleSpec {
     ScheduleSpec {
         project: "demo".into(),
         spider: "quotes".into(),
@@ -42,7 +42,7 @@ fn once(at_ms: i64, selector: &[&str], deadline_ms: u64) -> ScheduleSpec {
     }
 }
 
-async fn create(c: &TestCluster, spec: ScheduleSpec) -> String {
+pub(crate) async fn create(c: &TestCluster, spec: ScheduleSpec) -> String {
     let id = c.running_ids()[0];
     match c.node(id).node.proposer.propose(Command::CreateSchedule { spec }).await {
         Ok(Proposed { applied: Applied::Schedule { id, .. }, .. }) => id,
@@ -64,10 +64,10 @@ async fn pause(c: &TestCluster, sid: &str) {
 }
 
 /// One ledger record: (schedule, tick, decision).
-type Rec = (String, i64, FireDecision);
+pub(crate) type Rec = (String, i64, FireDecision);
 
 /// The ledger records of `schedules` as master `id` has them, oldest tick first per schedule.
-fn ledger(c: &TestCluster, id: u64, schedules: &[String]) -> Vec<Rec> {
+pub(crate) fn ledger(c: &TestCluster, id: u64, schedules: &[String]) -> Vec<Rec> {
     c.node(id).node.state.read(|s| {
         schedules
             .iter()
@@ -113,7 +113,7 @@ async fn settled(c: &TestCluster, schedules: &[String]) -> Vec<Rec> {
 }
 
 /// Job id → the slaves listing it, one entry per listing (pending, running or finished).
-async fn listings(c: &TestCluster, slaves: &[(&str, &InProcessSlave)]) -> BTreeMap<String, Vec<String>> {
+pub(crate) async fn listings(c: &TestCluster, slaves: &[(&str, &InProcessSlave)]) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, s) in slaves {
         let v: Value =
@@ -143,7 +143,7 @@ async fn wait_up(c: &TestCluster, node: &str) {
 }
 
 /// Two slaves `a` (tag `ta`) and `b` (tag `tb`) registered, up, holding the demo egg.
-async fn two_slaves(c: &TestCluster) -> (InProcessSlave, InProcessSlave) {
+pub(crate) async fn two_slaves(c: &TestCluster) -> (InProcessSlave, InProcessSlave) {
     let a = InProcessSlave::start("a").await;
     let b = InProcessSlave::start("b").await;
     let leader = c.leader().await;
@@ -189,7 +189,7 @@ async fn two_slaves(c: &TestCluster) -> (InProcessSlave, InProcessSlave) {
     (a, b)
 }
 
-fn percentile(sorted: &[i64], p: f64) -> i64 {
+pub(crate) fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
     }
@@ -200,7 +200,7 @@ fn percentile(sorted: &[i64], p: f64) -> i64 {
 /// Checks that each fired job id is on exactly one slave, exactly once, the one the ledger names,
 /// and that the slaves ran nothing else; returns each fire's lateness (dispatch commit − tick),
 /// sorted.
-async fn check_delivery(c: &TestCluster, slaves: &[(&str, &InProcessSlave)], recs: &[Rec]) -> Vec<i64> {
+pub(crate) async fn check_delivery(c: &TestCluster, slaves: &[(&str, &InProcessSlave)], recs: &[Rec]) -> Vec<i64> {
     let mut late = Vec::new();
     let seen = listings(c, slaves).await;
     let mut fired = 0;

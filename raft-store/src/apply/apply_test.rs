@@ -25,7 +25,7 @@ pub(crate) fn spec() -> ScheduleSpec {
     }
 }
 
-fn node_spec() -> NodeSpec {
+pub(super) fn node_spec() -> NodeSpec {
     NodeSpec {
         url: "http://127.0.0.1:6800".into(),
         username: Some("u".into()),
@@ -36,25 +36,25 @@ fn node_spec() -> NodeSpec {
 }
 
 /// A tiny log driver: applies commands at increasing indexes with a fixed clock.
-struct Log {
-    state: State,
+pub(super) struct Log {
+    pub(super) state: State,
     index: u64,
     now: u64,
 }
 
 impl Log {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self { state: State::default(), index: 0, now: 1_000 }
     }
 
-    fn run(&mut self, command: Command) -> Applied {
+    pub(super) fn run(&mut self, command: Command) -> Applied {
         self.index += 1;
         self.now += 10;
         apply(&mut self.state, self.index, &LogEntry::new(self.now, command))
     }
 
     /// Runs a command that must be rejected and checks the state did not change.
-    fn rejected(&mut self, command: Command) -> Rejection {
+    pub(super) fn rejected(&mut self, command: Command) -> Rejection {
         let before = self.state.clone();
         let digest = before.digest();
         match self.run(command) {
@@ -67,19 +67,19 @@ impl Log {
         }
     }
 
-    fn create_schedule(&mut self) -> String {
+    pub(super) fn create_schedule(&mut self) -> String {
         match self.run(Command::CreateSchedule { spec: spec() }) {
             Applied::Schedule { id, version: 1 } => id,
             other => panic!("create failed: {other:?}"),
         }
     }
 
-    fn register_node(&mut self, id: &str) {
+    pub(super) fn register_node(&mut self, id: &str) {
         assert_eq!(self.run(Command::RegisterNode { id: id.into(), spec: node_spec() }), Applied::Done);
     }
 }
 
-fn tick(id: &str, tick_ms: i64, version: u64) -> Tick {
+pub(super) fn tick(id: &str, tick_ms: i64, version: u64) -> Tick {
     Tick { schedule_id: id.into(), tick_ms, schedule_version: version }
 }
 
@@ -386,7 +386,7 @@ fn oversized_egg_is_rejected() {
     );
 }
 
-fn report(job: &str, node: &str, state: JobState) -> JobReport {
+pub(super) fn report(job: &str, node: &str, state: JobState) -> JobReport {
     JobReport {
         job_id: job.into(),
         node_id: node.into(),
@@ -463,7 +463,7 @@ fn alerts_are_recorded_once_per_key() {
     let mut log = Log::new();
     let alert = || Command::RecordAlert {
         key: "node-down:s1:1".into(),
-        kind: "node_down".into(),
+        kind: AlertKind::NodeDown,
         subject: "s1 down".into(),
         body: "connection refused".into(),
     };
@@ -497,7 +497,7 @@ fn a_batch_applies_its_items_in_order_and_refuses_index_derived_ones() {
             Command::DispatchFailed { job_id: format!("{id}-t6000"), reason: "no live node".into() },
         ],
     };
-    let Applied::FireBatch { results } = log.run(batch) else { panic!("batch answers per item") };
+    let Applied::Batch { results } = log.run(batch) else { panic!("batch answers per item") };
     assert_eq!(results[0], Applied::Done);
     assert!(matches!(&results[1], Applied::Rejected(Rejection::Conflict { detail }) if detail.contains("batch")));
     assert_eq!(results[2], Applied::Rejected(Rejection::UnknownJob));

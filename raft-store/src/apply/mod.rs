@@ -7,6 +7,7 @@
 //! [`Applied::Rejected`] and leaves the state exactly as it was.
 
 mod accounts;
+mod alerts;
 mod jobs;
 mod registry;
 mod schedules;
@@ -42,7 +43,7 @@ fn apply_command(state: &mut State, log_index: u64, now: u64, command: &Command)
             Applied::FireBatch { results: ticks.iter().map(|t| schedules::fire(state, now, t)).collect() }
         }
         Command::SkipTick { tick, reason } => schedules::skip(state, now, tick, reason),
-        Command::Batch { commands } => Applied::FireBatch {
+        Command::Batch { commands } => Applied::Batch {
             results: commands
                 .iter()
                 .map(|c| {
@@ -54,7 +55,7 @@ fn apply_command(state: &mut State, log_index: u64, now: u64, command: &Command)
                 })
                 .collect(),
         },
-        Command::SkipBatch { skips } => Applied::FireBatch {
+        Command::SkipBatch { skips } => Applied::SkipBatch {
             results: skips.iter().map(|s| schedules::skip(state, now, &s.tick, &s.reason)).collect(),
         },
         Command::Dispatched { job_id, node_id } => schedules::dispatched(state, now, job_id, node_id),
@@ -73,6 +74,9 @@ fn apply_command(state: &mut State, log_index: u64, now: u64, command: &Command)
         }
 
         Command::ReportJob(report) => jobs::report(state, now, report),
+        Command::CancelJob { job_id } => jobs::cancel(state, now, job_id),
+        Command::Cancelled { job_id, node_id, prevstate } => jobs::cancelled(state, now, job_id, node_id, prevstate),
+        Command::CancelFailed { job_id, reason } => jobs::cancel_failed(state, now, job_id, reason),
 
         Command::CreateUser { username, password_hash, role } => {
             accounts::create_user(state, now, username, password_hash, *role)
@@ -86,10 +90,12 @@ fn apply_command(state: &mut State, log_index: u64, now: u64, command: &Command)
         }
         Command::RevokeToken { token_id } => accounts::revoke_token(state, token_id),
         Command::RecordAlert { key, kind, subject, body } => {
-            accounts::record_alert(state, log_index, now, key, kind, subject, body)
+            alerts::record_alert(state, log_index, now, key, *kind, subject, body)
         }
     }
 }
 
 #[cfg(test)]
 mod apply_test;
+#[cfg(test)]
+mod cancel_test;

@@ -5,6 +5,7 @@ use crate::applied::Rejection;
 use crate::command::Tick;
 use crate::state::fire_ledger::job_id_for;
 use crate::state::fire_ledger::FIRES_KEPT_PER_SCHEDULE;
+use crate::state::CancelState;
 use crate::state::DispatchState;
 use crate::state::FireDecision;
 use crate::state::FireRecord;
@@ -199,17 +200,26 @@ pub(super) fn dispatched(state: &mut State, now: u64, job_id: &str, node_id: &st
         return Applied::rejected(Rejection::UnknownJob);
     };
     let (project, spider) = (record.project.clone(), record.spider.clone());
+    // A fire dropped by `CancelJob` while this delivery was on the wire: the slave has it now,
+    // so the drop becomes a cancel request the leader carries out there.
+    let mut dropped = false;
     if let FireDecision::Fired { dispatch, .. } = &mut record.decision {
+        dropped = matches!(dispatch, DispatchState::Cancelled { .. });
         let attempts = match dispatch {
             DispatchState::Dispatched { attempts, .. } => *attempts + 1,
             _ => 1,
         };
         *dispatch = DispatchState::Dispatched { node_id: node_id.to_string(), at_ms: now, attempts };
     }
+    let requested = dropped.then_some(CancelState::Requested { at_ms: now });
     let job_key = job_id.to_string();
     match state.jobs.get(&job_key) {
         Some(job) => {
-            let moved = JobRecord { node_id: node_id.to_string(), updated_at_ms: now, ..job.clone() };
+            let cancel = match &job.cancel {
+                None => requested,
+                kept => kept.clone(),
+            };
+            let moved = JobRecord { node_id: node_id.to_string(), updated_at_ms: now, cancel, ..job.clone() };
             state.put_job(moved);
         }
         None => {
@@ -226,6 +236,7 @@ pub(super) fn dispatched(state: &mut State, now: u64, job_id: &str, node_id: &st
                 outcome: None,
                 created_at_ms: now,
                 updated_at_ms: now,
+                cancel: requested,
             });
             super::jobs::prune(state);
         }
@@ -245,6 +256,10 @@ pub(super) fn dispatch_failed(state: &mut State, now: u64, job_id: &str, reason:
         return Applied::rejected(Rejection::Conflict {
             detail: format!("{job_id} was already accepted by {node_id}"),
         });
+    }
+    // Dropped by `CancelJob` meanwhile: it stays dropped (a delivery gave up on it anyway).
+    if matches!(dispatch, DispatchState::Cancelled { .. }) {
+        return Applied::Unchanged;
     }
     if let Some(FireRecord { decision: FireDecision::Fired { dispatch, .. }, .. }) = state.fires.get_mut(&key) {
         *dispatch = DispatchState::Failed { reason: reason.to_string(), at_ms: now };

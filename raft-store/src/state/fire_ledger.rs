@@ -57,6 +57,10 @@ pub enum DispatchState {
     Dispatched { node_id: String, at_ms: u64, attempts: u32 },
     /// No slave took it; `reason` says why (for the operator).
     Failed { reason: String, at_ms: u64 },
+    /// Dropped by `CancelJob` before any slave had it (format 3): never delivered. If a
+    /// delivery already on the wire lands after all, its `Dispatched` turns this into
+    /// `Dispatched` and records a cancel request for the job, so the leader cancels it there.
+    Cancelled { at_ms: u64 },
 }
 
 /// Why a tick was skipped instead of fired.

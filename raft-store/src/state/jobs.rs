@@ -71,4 +71,21 @@ pub struct JobRecord {
     /// Log-entry stamp of the first record of this job (for retention order).
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
+    /// The job's cancel request, if one was made (format 3; absent in older records, and not
+    /// written while `None`, so records without one encode as before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelState>,
+}
+
+/// A cancel request of a job a slave has, and what became of it (format 3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CancelState {
+    /// Committed by `CancelJob`; the leader has not carried it out yet.
+    Requested { at_ms: u64 },
+    /// The slave cancelled it: `prevstate` is what the slave said the job was (`pending`,
+    /// `running`, or empty if it had already ended).
+    Cancelled { prevstate: String, at_ms: u64 },
+    /// The leader could not cancel it (the slave refused, was unreachable, or was removed).
+    Failed { reason: String, at_ms: u64 },
 }

@@ -19,11 +19,13 @@ use std::collections::BTreeSet;
 use sha2::Digest;
 use sha2::Sha256;
 
+pub use self::alerts::AlertKind;
 pub use self::alerts::AlertRecord;
 pub use self::fire_ledger::DispatchState;
 pub use self::fire_ledger::FireDecision;
 pub use self::fire_ledger::FireRecord;
 pub use self::fire_ledger::SkipReason;
+pub use self::jobs::CancelState;
 pub use self::jobs::JobOutcome;
 pub use self::jobs::JobRecord;
 pub use self::jobs::JobReport;
@@ -101,10 +103,15 @@ pub(crate) struct JobIndex {
     active_by_node: BTreeMap<String, i64>,
     /// Finished and lost jobs, oldest first (`created_at_ms`, id): what pruning drops first.
     terminal: BTreeSet<(u64, String)>,
+    /// Jobs whose cancel request the leader has not carried out yet (`CancelState::Requested`).
+    cancel_requested: BTreeSet<String>,
 }
 
 impl JobIndex {
     fn add(&mut self, j: &JobRecord) {
+        if matches!(j.cancel, Some(CancelState::Requested { .. })) {
+            self.cancel_requested.insert(j.job_id.clone());
+        }
         if j.state.is_terminal() {
             self.terminal.insert((j.created_at_ms, j.job_id.clone()));
         } else if self.active.insert(j.job_id.clone()) {
@@ -113,6 +120,7 @@ impl JobIndex {
     }
 
     fn drop_record(&mut self, j: &JobRecord) {
+        self.cancel_requested.remove(&j.job_id);
         if self.active.remove(&j.job_id) {
             if let Some(n) = self.active_by_node.get_mut(&j.node_id) {
                 *n -= 1;
@@ -130,7 +138,9 @@ impl Default for State {
         Self {
             // The leader's agenda follows this table by its journal (one round's fires each).
             schedules: Table::with_journal("schedules", 1 << 16),
-            fires: Table::new("fires"),
+            // The leader follows this table by its journal too: it delivers every newly applied
+            // fire, whoever committed it (a round's fires and outcomes each).
+            fires: Table::with_journal("fires", 1 << 16),
             nodes: Table::new("nodes"),
             projects: Table::new("projects"),
             jobs: Table::new("jobs"),
@@ -198,6 +208,11 @@ impl State {
     /// Pending and running jobs, by id.
     pub fn active_jobs(&self) -> impl Iterator<Item = &JobRecord> {
         self.job_index.active.iter().filter_map(|id| self.jobs.get(id))
+    }
+
+    /// Jobs with a cancel request the leader has not carried out yet (kept by an index).
+    pub fn cancels_requested(&self) -> impl Iterator<Item = &str> {
+        self.job_index.cancel_requested.iter().map(String::as_str)
     }
 
     /// Finished and lost jobs, oldest first.

@@ -142,6 +142,12 @@ pub fn every_command() -> Vec<(&'static str, Command)> {
                 }),
             }),
         ),
+        ("cancel_job", Command::CancelJob { job_id: "sch-1-t3".into() }),
+        (
+            "cancelled",
+            Command::Cancelled { job_id: "sch-1-t3".into(), node_id: "slave-1".into(), prevstate: "running".into() },
+        ),
+        ("cancel_failed", Command::CancelFailed { job_id: "sch-1-t3".into(), reason: "slave-1: unreachable".into() }),
         (
             "create_user",
             Command::CreateUser {
@@ -166,7 +172,7 @@ pub fn every_command() -> Vec<(&'static str, Command)> {
             "record_alert",
             Command::RecordAlert {
                 key: "leader:term:7".into(),
-                kind: "leader_change".into(),
+                kind: AlertKind::LeaderChange,
                 subject: "master-2 leads".into(),
                 body: "term 7".into(),
             },

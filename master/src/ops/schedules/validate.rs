@@ -9,7 +9,7 @@ use raft_store::state::MisfirePolicy;
 use raft_store::state::ScheduleSpec;
 use raft_store::state::State;
 
-use crate::cron_eval;
+use crate::scheduler::cron as cron_eval;
 use crate::ops::check_name;
 use crate::ops::OpsError;
 

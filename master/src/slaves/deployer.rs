@@ -25,11 +25,11 @@ use raft_store::state::NodeStatus;
 use raft_store::state::Project;
 use raft_store::Command;
 
-use super::LeaderContext;
-use crate::propose::now_ms;
-use crate::slave_client::scrapyd_version_name;
-use crate::slave_client::SlaveClient;
-use crate::slave_client::SlaveError;
+use super::client::scrapyd_version_name;
+use super::client::SlaveClient;
+use super::client::SlaveError;
+use crate::clock::WallClock;
+use crate::leader::LeaderContext;
 
 /// Compare a slave's own version lists with the state every this many sweeps.
 const VERIFY_EVERY: u64 = 10;
@@ -178,7 +178,7 @@ async fn sync_node(
                 Ok(spiders) => {
                     track.backoff.remove(&key);
                     tracing::info!(node = %n.id, project = %p.name, version, spiders = spiders.len(), "egg deployed");
-                    Deployment::Deployed { spiders, at_ms: now_ms() }
+                    Deployment::Deployed { spiders, at_ms: WallClock::now_ms() }
                 }
                 Err(reason) => {
                     let (fails, _) = track.backoff.get(&key).copied().unwrap_or((0, Instant::now()));
@@ -190,7 +190,7 @@ async fn sync_node(
                     if matches!(v.deployments.get(&n.id), Some(Deployment::Failed { reason: r, .. }) if *r == reason) {
                         continue;
                     }
-                    Deployment::Failed { reason, at_ms: now_ms() }
+                    Deployment::Failed { reason, at_ms: WallClock::now_ms() }
                 }
             };
             let cmd = Command::RecordDeployment {

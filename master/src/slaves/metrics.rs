@@ -1,21 +1,18 @@
-//! Every master polls every slave's `/metrics.json` into its own bounded in-memory series, so any
-//! master can draw charts without a replicated write per sample (metrics never enter the log).
+//! [`SlaveMetrics`]: this master's bounded in-memory series of every slave's `/metrics.json`
+//! samples (filled by `slaves::poller`), so any master can draw charts without a replicated
+//! write per sample — metrics never enter the log.
 //!
 //! A slave without the endpoint (real Scrapyd answers 404) is marked `unsupported` and probed
 //! again only rarely: no error spam. Series of removed slaves are dropped.
 
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
-use std::sync::Arc;
 use std::sync::Mutex;
-use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
 
-use crate::node::MasterNode;
-use crate::slave_client::SlaveClient;
+use super::client::SlaveError;
 
 /// After a 404, probe again every this many intervals.
 const UNSUPPORTED_REPROBE: u64 = 60;
@@ -58,7 +55,7 @@ impl SlaveMetrics {
         self.series.lock().ok().and_then(|m| m.get(node_id).and_then(|s| s.samples.back().cloned()))
     }
 
-    fn record(&self, node_id: &str, at_ms: u64, result: Result<Value, crate::slave_client::SlaveError>, cap: usize) {
+    pub(super) fn record(&self, node_id: &str, at_ms: u64, result: Result<Value, SlaveError>, cap: usize) {
         let Ok(mut m) = self.series.lock() else { return };
         let s = m.entry(node_id.to_string()).or_default();
         match result {
@@ -88,47 +85,16 @@ impl SlaveMetrics {
     }
 
     /// Whether to poll this slave in this round (unsupported ones only now and then).
-    fn due(&self, node_id: &str) -> bool {
+    pub(super) fn due(&self, node_id: &str) -> bool {
         let Ok(mut m) = self.series.lock() else { return false };
         let s = m.entry(node_id.to_string()).or_default();
         s.polls += 1;
         !s.unsupported || s.polls % UNSUPPORTED_REPROBE == 0
     }
 
-    fn retain(&self, ids: &[String]) {
+    pub(super) fn retain(&self, ids: &[String]) {
         if let Ok(mut m) = self.series.lock() {
             m.retain(|k, _| ids.contains(k));
-        }
-    }
-}
-
-/// Runs on every master until `token` is cancelled.
-pub async fn run(node: Arc<MasterNode>, token: CancellationToken) {
-    let t = node.config.slaves.clone();
-    if t.metrics_interval_ms == 0 {
-        return;
-    }
-    let mut tick = tokio::time::interval(Duration::from_millis(t.metrics_interval_ms));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = token.cancelled() => return,
-            _ = tick.tick() => {}
-        }
-        let nodes = node.state.read(|s| s.nodes.values().cloned().collect::<Vec<_>>());
-        node.slave_metrics.retain(&nodes.iter().map(|n| n.id.clone()).collect::<Vec<_>>());
-        let timeout = Duration::from_millis(t.request_timeout_ms.min(t.metrics_interval_ms.max(500)));
-        let polls = nodes.into_iter().filter(|n| node.slave_metrics.due(&n.id)).map(|n| {
-            let client = SlaveClient::new(node.http.clone(), &n, timeout);
-            let node = node.clone();
-            async move {
-                let r = client.metrics().await;
-                node.slave_metrics.record(&n.id, crate::propose::now_ms(), r, t.metrics_samples);
-            }
-        });
-        tokio::select! {
-            _ = token.cancelled() => return,
-            _ = futures::future::join_all(polls) => {}
         }
     }
 }

@@ -40,7 +40,7 @@ use chrono_tz::Tz;
 use raft_store::state::Schedule;
 use raft_store::state::Trigger;
 
-use crate::scheduler::plan;
+use super::plan;
 
 /// A `Once` trigger may be this far in the past when validated (request latency).
 pub const ONCE_PAST_TOLERANCE_MS: i64 = 1000;
@@ -380,5 +380,5 @@ impl plan::Ticks for CronTicks {
 }
 
 #[cfg(test)]
-#[path = "cron_eval_test.rs"]
-mod cron_eval_test;
+#[path = "cron_test.rs"]
+mod cron_test;

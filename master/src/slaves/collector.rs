@@ -18,12 +18,12 @@ use raft_store::state::Node;
 use raft_store::state::NodeStatus;
 use raft_store::Command;
 
-use super::LeaderContext;
-use crate::propose::now_ms;
-use crate::slave_client::parse_time_ms;
-use crate::slave_client::JobLists;
-use crate::slave_client::SlaveClient;
-use crate::slave_client::SlaveJob;
+use super::client::parse_time_ms;
+use super::client::JobLists;
+use super::client::SlaveClient;
+use super::client::SlaveJob;
+use crate::clock::WallClock;
+use crate::leader::LeaderContext;
 
 /// A job recorded less than this long ago may not be listed by its slave yet (the listing was
 /// taken before the dispatch); it is not declared lost.
@@ -49,7 +49,7 @@ pub async fn run(ctx: LeaderContext) {
         let fetches = live.iter().map(|n| {
             let client = SlaveClient::new(ctx.node.http.clone(), n, timeout);
             async move {
-                let started = now_ms();
+                let started = WallClock::now_ms();
                 (client.listjobs(None).await, started)
             }
         });
@@ -184,6 +184,7 @@ mod tests {
             outcome: None,
             created_at_ms: updated,
             updated_at_ms: updated,
+            cancel: None,
         }
     }
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 use raft_store::state::NodeStatus;
 use raft_store::Command;
 
-use super::LeaderContext;
-use crate::slave_client::SlaveClient;
-use crate::slave_client::SlaveError;
+use super::client::SlaveClient;
+use super::client::SlaveError;
+use crate::leader::LeaderContext;
 
 pub async fn run(ctx: LeaderContext) {
     let t = ctx.node.config.slaves.clone();

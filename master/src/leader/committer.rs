@@ -1,11 +1,16 @@
-//! Committing delivery outcomes in batches.
+//! Committing a leader service's small decisions in batches: the term's [`Committer`].
 //!
 //! Under load thousands of deliveries finish per second, each with a `Dispatched` or
-//! `DispatchFailed` to commit. One log entry each would cost one Raft round each and hold the
-//! delivery (and the next tick's) behind a queue of rounds. The [`Committer`] task takes every
-//! outcome arriving within [`LINGER`] of the first (and any waiting while it was busy) and commits them as ONE `Batch` entry, then answers each
-//! caller with its own item's result; while that round runs, the next batch gathers. An outcome
-//! alone is committed as itself.
+//! `DispatchFailed` to commit (and cancels, and later alert outcomes). One log entry each would
+//! cost one Raft round each and hold the next decision behind a queue of rounds. The
+//! [`Committer`] task takes every command arriving within [`LINGER`] of the first (and any
+//! waiting while it was busy) and commits them as ONE `Batch` entry, then answers each caller
+//! with its own item's result; while that round runs, the next batch gathers. A command alone
+//! is committed as itself. Only batchable commands may be sent (`apply` refuses, item by item,
+//! any that derive an id from the log index).
+//!
+//! One committer per term (it is started with the term's token and ends with it): a command
+//! handed to it after the term ended is answered [`TermEnded`].
 
 use std::sync::Arc;
 
@@ -15,11 +20,11 @@ use tokio::sync::mpsc;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::TermEnded;
+use super::TermEnded;
 use crate::node::MasterNode;
 
 /// Items per `Batch` entry (a huge backlog is split to keep entries small).
-pub const OUTCOMES_PER_ENTRY: usize = 2000;
+pub const ITEMS_PER_ENTRY: usize = 2000;
 /// How long the first outcome of a batch waits for others. A burst of fires (every schedule
 /// due at one second) is delivered while its first outcomes arrive: committing each trickle
 /// at once would run Raft rounds (and the followers' applies) on the CPU the rest of the burst
@@ -28,7 +33,7 @@ pub const LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
 type Reply = oneshot::Sender<Result<Applied, TermEnded>>;
 
-/// Handle to the term's outcome committer.
+/// Handle to the term's committer (cheap to clone).
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::UnboundedSender<(Command, Reply)>,
@@ -67,7 +72,7 @@ async fn run(
         };
         waiting.push(first);
         let until = tokio::time::Instant::now() + LINGER;
-        while waiting.len() < OUTCOMES_PER_ENTRY {
+        while waiting.len() < ITEMS_PER_ENTRY {
             tokio::select! {
                 _ = token.cancelled() => return,
                 _ = tokio::time::sleep_until(until) => break,
@@ -84,14 +89,14 @@ async fn run(
         let results: Vec<Result<Applied, TermEnded>> = match node.proposer.propose_local(cmd).await {
             Ok(p) if n == 1 => vec![Ok(p.applied)],
             Ok(p) => match p.applied {
-                Applied::FireBatch { results } if results.len() == n => results.into_iter().map(Ok).collect(),
+                Applied::Batch { results } if results.len() == n => results.into_iter().map(Ok).collect(),
                 other => {
-                    tracing::warn!(term, answer = ?other, "a batch of outcomes got an unexpected answer");
+                    tracing::warn!(term, answer = ?other, "a batch got an unexpected answer");
                     vec![Err(TermEnded); n]
                 }
             },
             Err(e) => {
-                tracing::warn!(term, change = %what, cause = %e, "could not commit delivery outcomes");
+                tracing::warn!(term, change = %what, cause = %e, "could not commit a batch");
                 vec![Err(TermEnded); n]
             }
         };
