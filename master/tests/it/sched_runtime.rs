@@ -366,10 +366,13 @@ async fn a_new_leader_reconciles_fires_left_without_an_outcome() {
     let mut c = TestCluster::start(3, |_| {}).await;
     let (a, b) = two_slaves(&c).await;
     // Two schedules whose own tick is far away; fires are committed by hand, as a leader that
-    // died right after committing them (one after also reaching slave a) would leave them.
+    // died right after committing them (one after also reaching slave a) would leave them. A
+    // leader delivers the fires it applies at once, so they are committed while their
+    // schedules want a tag no slave has (the committing leader cannot deliver them, as one that
+    // died could not), and the tag is dropped before that leader stops.
     let far = now_ms() + 3_600_000;
-    let taken = create(&c, once(far, &[], 60_000)).await;
-    let lost = create(&c, once(far, &[], 60_000)).await;
+    let taken = create(&c, once(far, &["nowhere"], 60_000)).await;
+    let lost = create(&c, once(far, &["nowhere"], 60_000)).await;
     let tick = now_ms() - 500;
     let taken_job = format!("{taken}-t{tick}");
     let form =
@@ -390,6 +393,12 @@ async fn a_new_leader_reconciles_fires_left_without_an_outcome() {
         let fire = Command::Fire(raft_store::Tick { schedule_id: sid.clone(), tick_ms: tick, schedule_version: 1 });
         let r = c.node(old).node.proposer.propose(fire).await;
         assert!(matches!(r, Ok(Proposed { applied: Applied::Fired { .. }, .. })), "{r:?}");
+    }
+    for sid in [&taken, &lost] {
+        let spec = once(far, &[], 60_000);
+        let update = Command::UpdateSchedule { id: sid.clone(), expected_version: Some(1), spec };
+        let r = c.node(old).node.proposer.propose(update).await;
+        assert!(matches!(r, Ok(Proposed { applied: Applied::Schedule { .. }, .. })), "{r:?}");
     }
     c.stop(old).await;
     let recs = settled(&c, &[taken.clone(), lost.clone()]).await;
