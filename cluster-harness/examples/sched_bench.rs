@@ -289,7 +289,7 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
     // The ledger's view of the window's ticks.
     let leader = cluster.try_leader(Duration::from_secs(30)).await.expect("a leader");
     let ledger = cluster.master(leader).state.read(|s| {
-        let (mut fired, mut dispatched, mut pending, mut failed, mut skipped) = (0, 0, 0, 0, 0);
+        let (mut fired, mut dispatched, mut pending, mut failed, mut cancelled, mut skipped) = (0, 0, 0, 0, 0, 0);
         for sid in &ids {
             for r in s.fires_of(sid).filter(|r| r.tick_ms >= t0 && r.tick_ms < t1) {
                 match &r.decision {
@@ -299,6 +299,7 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
                             DispatchState::Pending => pending += 1,
                             DispatchState::Dispatched { .. } => dispatched += 1,
                             DispatchState::Failed { .. } => failed += 1,
+                            DispatchState::Cancelled { .. } => cancelled += 1,
                         }
                     }
                     FireDecision::Skipped { .. } => skipped += 1,
@@ -313,7 +314,7 @@ async fn run_size(args: &Args, n: usize) -> SizeResult {
             }
         }
         format!(
-            "fired {fired} (dispatched {dispatched}, pending {pending}, failed {failed}), skipped {skipped}; \
+            "fired {fired} (dispatched {dispatched}, pending {pending}, failed {failed}, cancelled {cancelled}), skipped {skipped}; \
              whole run: {all} ledger records, newest tick {:.1} s after the window's end, {all_received} schedule.json received",
             if all == 0 { f64::NAN } else { newest.saturating_sub(t1) as f64 / 1000.0 }
         )

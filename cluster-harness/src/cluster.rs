@@ -1,5 +1,5 @@
 //! [`TestCluster`]: real masters in this process, each with a temp data dir and a listener on a
-//! loopback port the kernel chose, started through master's own `node::start_on`. Every step
+//! loopback port the kernel chose, started through master's own `boot::start_on`. Every step
 //! that changes the cluster is followed by a wait on its Raft metrics or state, never a sleep.
 
 use std::collections::BTreeMap;
@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
 
+use master::boot::RunningMaster;
 use master::config::ClusterSecret;
 use master::config::MasterConfig;
 use master::config::RaftTiming;
 use master::node::MasterNode;
-use master::node::RunningMaster;
 use master::propose::Proposed;
 use raft_store::Applied;
 use raft_store::Command;
@@ -95,7 +95,7 @@ impl TestCluster {
             let dir = tempfile::tempdir().expect("tempdir");
             let mut c = config(id, l.local_addr().expect("addr"), peers.clone(), dir.path());
             tweak(&mut c);
-            let running = master::node::start_on(c.clone(), l).await.expect("start master");
+            let running = master::start_on(c.clone(), l).await.expect("start master");
             slots.insert(id, Slot { config: c, running: Some(running) });
             dirs.push(dir);
         }
@@ -192,7 +192,7 @@ impl TestCluster {
                 Err(e) => panic!("rebind {}: {e}", slot.config.listen),
             }
         };
-        slot.running = Some(master::node::start_on(slot.config.clone(), listener).await.expect("restart master"));
+        slot.running = Some(master::start_on(slot.config.clone(), listener).await.expect("restart master"));
     }
 
     /// Waits until every running master applied at least `index` and all have one digest.

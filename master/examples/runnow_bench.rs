@@ -26,9 +26,9 @@ use std::time::Duration;
 use std::time::Instant;
 
 use clap::Parser;
+use master::boot::RunningMaster;
 use master::config::ClusterSecret;
 use master::config::MasterConfig;
-use master::node::RunningMaster;
 use serde_json::json;
 use serde_json::Value;
 
@@ -142,7 +142,7 @@ impl Bench {
                 scheduler: Default::default(),
                 max_egg_bytes: 32 * 1024 * 1024,
             };
-            let running = master::node::start_on(config, l).await?;
+            let running = master::start_on(config, l).await?;
             masters.insert(id, (addr, running));
             dirs.push(dir);
         }

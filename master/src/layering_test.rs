@@ -2,9 +2,10 @@
 //! (one node per file), and the rules that keep it so (ARCHITECTURE.md, "master").
 //!
 //! A module depends on another when its code (comments and `#[cfg(test)] mod tests` blocks and
-//! `*_test.rs` files aside) names a path into it: `crate::a::b`, `super::x`, `self::x`, or a
-//! bare `child::` of one of its own submodules. `pub use` lines are re-exports for callers'
-//! sake (`node` re-exports `boot::start_on` under its old path), not dependencies of the module.
+//! `*_test.rs` files aside) names a path into it: `crate::a::b`, `super::x` or `self::x`; a
+//! `pub use` re-export counts like any import. A path into a module's own submodules does not
+//! count (a `mod.rs` facade), nor a path into the crate root (it only declares modules and
+//! re-exports `boot::{start, start_on}`).
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -43,7 +44,7 @@ fn modules(src: &Path) -> BTreeMap<String, PathBuf> {
     out
 }
 
-/// The code of a file: comment lines, `pub use` re-exports and a trailing test module dropped.
+/// The code of a file: comment lines and a trailing test module dropped.
 fn code(text: &str) -> String {
     let body = match text.find("#[cfg(test)]\nmod tests") {
         Some(i) => &text[..i],
@@ -52,7 +53,7 @@ fn code(text: &str) -> String {
     body.lines()
         .filter(|l| {
             let t = l.trim_start();
-            !t.starts_with("//") && !t.starts_with("pub use ")
+            !t.starts_with("//")
         })
         .collect::<Vec<_>>()
         .join("\n")
@@ -118,14 +119,12 @@ fn graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         for p in paths_after(&code, "self::") {
             deps.extend(resolve(&mods, &here(&p, m)));
         }
-        // Bare paths into its own submodules (`cluster::get_cluster` in `api/mod.rs`).
-        for child in mods.keys().filter(|c| !c.is_empty() && parent(c) == *m && *c != m) {
-            let leaf = child.rsplit("::").next().unwrap_or(child);
-            if !paths_after(&code, &format!("{leaf}::")).is_empty() {
-                deps.insert(child.clone());
-            }
-        }
         deps.remove(m);
+        deps.remove("");
+        // A module naming its own submodules (a `mod.rs` facade re-exporting a child's items)
+        // is how modules are built, not a dependency that can close a cycle across modules.
+        let own = format!("{m}::");
+        deps.retain(|d| m.is_empty() || !d.starts_with(&own));
         g.insert(m.clone(), deps);
     }
     g

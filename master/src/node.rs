@@ -16,13 +16,6 @@ use raft_store::typ::Raft;
 use raft_store::NodeId;
 use raft_store::StateHandle;
 
-/// Where boot, shutdown and [`RunningMaster`] live; re-exported here for callers (tests, the
-/// harness) that know them by their old path `master::node::…`. Not an import of `boot`'s
-/// internals: `node` itself uses nothing of it.
-pub use crate::boot::start;
-pub use crate::boot::start_on;
-pub use crate::boot::RunningMaster;
-pub use crate::boot::StartError;
 use crate::clock::OffsetClock;
 use crate::config::MasterConfig;
 use crate::propose::Proposer;

@@ -17,9 +17,9 @@ use super::extract::JsonBody;
 use super::routing::Routes;
 use crate::auth::Principal;
 use crate::auth::Verb;
-use crate::slaves::metrics::Series;
 use crate::node::MasterNode;
 use crate::ops;
+use crate::slaves::metrics::Series;
 use crate::views::nodes::NodeView;
 
 pub fn routes() -> Routes {

@@ -11,9 +11,9 @@ use super::commit;
 use super::Consistency;
 use super::OpsError;
 use crate::auth::Principal;
+use crate::node::MasterNode;
 use crate::slaves::metrics::Sample;
 use crate::slaves::metrics::Series;
-use crate::node::MasterNode;
 
 /// Most tags a slave may carry.
 const MAX_TAGS: usize = 32;

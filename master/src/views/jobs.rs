@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use raft_store::state::CancelState;
 use raft_store::state::JobOutcome;
 use raft_store::state::JobRecord;
 use raft_store::state::JobState;
@@ -123,6 +124,33 @@ pub struct JobView {
     pub outcome: Option<JobOutcomeView>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
+    /// A cancel request and what the leader made of it; absent if none was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel: Option<CancelView>,
+}
+
+/// A committed cancel request of a job, as the leader carried it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum CancelView {
+    /// Committed; the leader has not carried it out yet.
+    Requested { at_ms: u64 },
+    /// The slave cancelled it; `prevstate` is what the slave said the job was.
+    Cancelled { prevstate: String, at_ms: u64 },
+    /// The leader could not cancel it.
+    Failed { reason: String, at_ms: u64 },
+}
+
+impl From<&CancelState> for CancelView {
+    fn from(c: &CancelState) -> Self {
+        match c {
+            CancelState::Requested { at_ms } => CancelView::Requested { at_ms: *at_ms },
+            CancelState::Cancelled { prevstate, at_ms } => {
+                CancelView::Cancelled { prevstate: prevstate.clone(), at_ms: *at_ms }
+            }
+            CancelState::Failed { reason, at_ms } => CancelView::Failed { reason: reason.clone(), at_ms: *at_ms },
+        }
+    }
 }
 
 impl From<&JobRecord> for JobView {
@@ -140,6 +168,7 @@ impl From<&JobRecord> for JobView {
             outcome: j.outcome.as_ref().map(Into::into),
             created_at_ms: j.created_at_ms,
             updated_at_ms: j.updated_at_ms,
+            cancel: j.cancel.as_ref().map(Into::into),
         }
     }
 }
@@ -173,6 +202,7 @@ mod tests {
             }),
             created_at_ms: 8,
             updated_at_ms: 9,
+            cancel: None,
         };
         let text = serde_json::to_string(&JobView::from(&j)).expect("encode");
         assert_eq!(
@@ -184,6 +214,9 @@ mod tests {
                 r#""created_at_ms":8,"updated_at_ms":9}"#
             )
         );
+        let cancelled = JobRecord { cancel: Some(CancelState::Failed { reason: "refused".into(), at_ms: 10 }), ..j };
+        let v = serde_json::to_value(JobView::from(&cancelled)).expect("encode");
+        assert_eq!(v["cancel"], serde_json::json!({"state": "failed", "reason": "refused", "at_ms": 10}));
     }
 
     #[test]

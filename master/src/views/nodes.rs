@@ -4,8 +4,8 @@ use raft_store::state::NodeStatus;
 use serde::Deserialize;
 use serde::Serialize;
 
-use crate::slaves::metrics::Sample;
 use crate::ops::nodes::NodeInfo;
+use crate::slaves::metrics::Sample;
 
 /// A slave's health as committed by the leader. Fields are in name order (`kind`, `reason`,
 /// `since_ms`): the order clients saw when this was a JSON map.

@@ -11,7 +11,7 @@ use raft_store::state::Trigger;
 use serde::Deserialize;
 use serde::Serialize;
 
-use crate::cron_eval;
+use crate::scheduler::cron as cron_eval;
 
 /// How many upcoming fire times a schedule view lists.
 pub const NEXT_FIRES: usize = 5;

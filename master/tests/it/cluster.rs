@@ -191,7 +191,7 @@ async fn a_master_is_added_and_removed_at_runtime() {
     let addr = l.local_addr().expect("addr");
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = config(4, addr, BTreeMap::new(), dir.path());
-    let fourth = master::node::start_on(cfg, l).await.expect("start 4th");
+    let fourth = master::start_on(cfg, l).await.expect("start 4th");
     let follower = c.follower(leader);
     let r = c
         .http
@@ -255,7 +255,7 @@ async fn a_dead_master_is_replaced_by_a_new_one() {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = l.local_addr().expect("addr");
     let dir = tempfile::tempdir().expect("tempdir");
-    let replacement = master::node::start_on(config(7, addr, BTreeMap::new(), dir.path()), l).await.expect("start");
+    let replacement = master::start_on(config(7, addr, BTreeMap::new(), dir.path()), l).await.expect("start");
     let r = c
         .http
         .post(format!("{}/api/v1/cluster/members", c.url(leader)))

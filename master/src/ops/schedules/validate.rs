@@ -9,9 +9,9 @@ use raft_store::state::MisfirePolicy;
 use raft_store::state::ScheduleSpec;
 use raft_store::state::State;
 
-use crate::scheduler::cron as cron_eval;
 use crate::ops::check_name;
 use crate::ops::OpsError;
+use crate::scheduler::cron as cron_eval;
 
 /// Scrapyd queue priorities a schedule may ask for.
 pub const PRIORITY_RANGE: std::ops::RangeInclusive<i32> = -1000..=1000;
