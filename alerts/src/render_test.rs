@@ -23,7 +23,13 @@ fn spider_error_mail_carries_the_facts() {
     let n = single(crate::sample::sample_events(1_700_000_000_000).remove(1), 1_700_000_000_000);
     let m = renderer().render(&n).unwrap_or_else(|e| panic!("{e}"));
     assert!(m.subject.starts_with("[ERROR] shop/books job shop.books.1700000000 failed on slave-1"), "{}", m.subject);
-    for needle in ["Duration: 1m 5s", "Exit:     1", "item_scraped_count: 0", "ValueError: no books on page", "Job:     https://spiders.example.org/jobs/shop.books.1700000000"] {
+    for needle in [
+        "Duration: 1m 5s",
+        "Exit:     1",
+        "item_scraped_count: 0",
+        "ValueError: no books on page",
+        "Job:     https://spiders.example.org/jobs/shop.books.1700000000",
+    ] {
         assert!(m.text.contains(needle), "missing {needle:?} in\n{}", m.text);
     }
     // HTML is escaped: the log line's <GET ...> must not become a tag.
