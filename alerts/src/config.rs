@@ -171,3 +171,59 @@ impl Default for RetryPolicy {
         RetryPolicy { backoff_ms: vec![10_000, 30_000, 60_000, 300_000, 900_000, 3_600_000] }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+    use crate::smtp::SmtpSecurity;
+
+    fn mail() -> ChannelConfig {
+        ChannelConfig {
+            kind: ChannelKind::Email(SmtpConfig {
+                host: "smtp.example.org".into(),
+                port: 587,
+                security: SmtpSecurity::Starttls,
+                username: None,
+                password: None,
+                from: "alerts@example.org".into(),
+                to: vec!["oncall@example.org".into()],
+                cc: vec![],
+                message_id_domain: None,
+                timeout_ms: 1000,
+            }),
+            rate_limit: None,
+            retry: RetryPolicy::default(),
+            send_resolved: true,
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field_path() {
+        let mut cfg = AlertConfig {
+            channels: BTreeMap::from([("ops".to_string(), mail())]),
+            rules: vec![Rule::new("jobs", &[EventKind::SpiderError], &["ops", "pager"])],
+            inhibit_rules: None,
+        };
+        let e = cfg.validate().err();
+        assert_eq!(e.as_ref().map(|e| e.field.as_str()), Some("rules[0].channels[1]"));
+        assert!(e.map(|e| e.to_string()).unwrap_or_default().contains("unknown channel \"pager\" (known: ops)"));
+        cfg.rules[0].channels.pop();
+        assert!(cfg.validate().is_ok());
+        if let Some(ChannelConfig { kind: ChannelKind::Email(s), .. }) = cfg.channels.get_mut("ops") {
+            s.to = vec![];
+        }
+        assert_eq!(cfg.validate().err().map(|e| e.field), Some("channels.ops.smtp.to".into()));
+    }
+
+    #[test]
+    fn channel_json_shape_and_redacted_password() {
+        let json = r#"{"type":"email","host":"h","port":25,"security":"none","username":"u","password":"p4ss",
+            "from":"a@example.org","to":["b@example.org"],"rate_limit":{"max_notifications":5,"per_ms":60000}}"#;
+        let ch: ChannelConfig = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        assert!(ch.validate().is_ok());
+        assert!(ch.send_resolved && ch.retry == RetryPolicy::default());
+        let back = serde_json::to_string(&ch).unwrap_or_default();
+        assert!(back.contains(r#""password":"***""#) && !back.contains("p4ss"), "{back}");
+    }
+}

@@ -26,6 +26,8 @@ use crate::silence::{default_inhibit_rules, Silence};
 pub const DEDUPE_WINDOW_MS: u64 = 24 * 3_600_000;
 
 /// Something that happened since the last step.
+// Inputs are short-lived and mostly events; boxing the big variant would only complicate the serde shape.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "input", rename_all = "snake_case")]
 pub enum Input {

@@ -46,7 +46,7 @@ impl Matcher {
 
     pub fn matches(&self, ev: &AlertEvent) -> bool {
         let values = label_values(ev, self.label);
-        let hit = values.iter().any(|v| *v == self.value);
+        let hit = values.contains(&self.value);
         match self.op {
             MatchOp::Equal => hit,
             MatchOp::NotEqual => !hit,
