@@ -8,12 +8,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::route::Rule;
 use crate::silence::InhibitRule;
 use crate::smtp::SmtpConfig;
 use crate::webhook::WebhookConfig;
+use serde::Serialize;
 
 /// A validation failure: which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]

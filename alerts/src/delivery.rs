@@ -8,11 +8,12 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::config::AlertConfig;
-use crate::group::{Decision, Notification};
-
+use crate::group::Decision;
+use crate::group::Notification;
+use serde::Serialize;
 /// Finished deliveries are kept this long for the UI, then pruned.
 pub const DELIVERY_RETENTION_MS: u64 = 7 * 24 * 3_600_000;
 

@@ -13,10 +13,11 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::scrapy_log::StatValue;
 use crate::spider_error::TrippedCondition;
+use serde::Serialize;
 
 /// How urgent an alert is. Ordered: `Info < Warning < Error < Critical`, so rules can say "at least".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

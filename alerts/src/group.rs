@@ -14,14 +14,20 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::config::AlertConfig;
-use crate::delivery::{Deliveries, DeliveryId, DeliveryOutcome};
-use crate::event::{header_token, AlertEvent, AlertId, AlertStatus};
+use crate::delivery::Deliveries;
+use crate::delivery::DeliveryId;
+use crate::delivery::DeliveryOutcome;
+use crate::event::header_token;
+use crate::event::AlertEvent;
+use crate::event::AlertId;
+use crate::event::AlertStatus;
 use crate::route::Rule;
-use crate::silence::{default_inhibit_rules, Silence};
-
+use crate::silence::default_inhibit_rules;
+use crate::silence::Silence;
+use serde::Serialize;
 /// How long an alert id is remembered per rule to drop a re-fed event (e.g. after a failover).
 pub const DEDUPE_WINDOW_MS: u64 = 24 * 3_600_000;
 

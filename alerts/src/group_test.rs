@@ -1,13 +1,18 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::config::{ChannelConfig, ChannelKind, RateLimit, RetryPolicy};
+use crate::config::ChannelConfig;
+use crate::config::ChannelKind;
+use crate::config::RateLimit;
+use crate::config::RetryPolicy;
 use crate::delivery::DeliveryState;
-use crate::event::{EventKind, NodeEvent};
+use crate::event::EventKind;
+use crate::event::NodeEvent;
 use crate::sample::sample_events;
-use crate::silence::{MatchLabel, Matcher};
-use crate::smtp::{SmtpConfig, SmtpSecurity};
-
+use crate::silence::MatchLabel;
+use crate::silence::Matcher;
+use crate::smtp::SmtpConfig;
+use crate::smtp::SmtpSecurity;
 const T0: u64 = 1_700_000_000_000;
 
 fn channel() -> ChannelConfig {

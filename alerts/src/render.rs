@@ -10,12 +10,22 @@
 
 use std::collections::BTreeMap;
 
-use minijinja::{Environment, UndefinedBehavior, Value};
-use serde::{Deserialize, Serialize};
+use minijinja::Environment;
+
+use minijinja::UndefinedBehavior;
+
+use minijinja::Value;
+use serde::Deserialize;
+use serde::Serialize;
 use serde_json::json;
 
-use crate::event::{AlertEvent, AlertStatus, Severity};
-use crate::group::{Notification, NotifiedAlert};
+use crate::event::AlertEvent;
+
+use crate::event::AlertStatus;
+
+use crate::event::Severity;
+use crate::group::Notification;
+use crate::group::NotifiedAlert;
 use crate::sample;
 
 pub const TEMPLATE_NAMES: [&str; 6] =

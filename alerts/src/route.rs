@@ -6,11 +6,16 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::config::{validate_name, ConfigError};
-use crate::event::{AlertEvent, EventKind, Labels, Severity};
+use crate::config::validate_name;
+use serde::Serialize;
 
+use crate::config::ConfigError;
+use crate::event::AlertEvent;
+use crate::event::EventKind;
+use crate::event::Labels;
+use crate::event::Severity;
 /// Alertmanager's timers, in milliseconds. Defaults: wait 30 s, interval 5 min, repeat 4 h.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 
 use crate::event::*;
-use crate::group::{Notification, NotifiedAlert};
+use crate::group::Notification;
+use crate::group::NotifiedAlert;
 use crate::scrapy_log::StatValue;
 use crate::spider_error::TrippedCondition;
 

@@ -10,8 +10,13 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::Deserialize;
 
+use serde::Deserializer;
+
+use serde::Serialize;
+
+use serde::Serializer;
 /// What `Serialize` writes instead of the value.
 pub const REDACTED: &str = "***";
 
@@ -55,8 +60,9 @@ impl<'de> Deserialize<'de> for Secret {
 /// `#[serde(with = "alerts::secret::persisted")]` for a storage field that must keep the value.
 pub mod persisted {
     use super::Secret;
-    use serde::{Deserialize, Deserializer, Serializer};
-
+    use serde::Deserialize;
+    use serde::Deserializer;
+    use serde::Serializer;
     pub fn serialize<S: Serializer>(secret: &Secret, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(secret.expose())
     }

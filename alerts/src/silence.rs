@@ -5,11 +5,12 @@
 //! labels). Both are pure predicates over events; `group::AlertState` records which alerts are firing and
 //! reports every suppression as a decision, so nothing is muted invisibly.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::config::ConfigError;
-use crate::event::{AlertEvent, EventKind};
-
+use crate::event::AlertEvent;
+use crate::event::EventKind;
+use serde::Serialize;
 /// A label a matcher can look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

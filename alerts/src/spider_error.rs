@@ -8,9 +8,14 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::event::{AlertEvent, SpiderErrorEvent, SpiderRecoveredEvent};
+use crate::event::AlertEvent;
+use serde::Serialize;
+
+use crate::event::SpiderErrorEvent;
+
+use crate::event::SpiderRecoveredEvent;
 use crate::scrapy_log::LogSummary;
 
 /// Thresholds for one schedule or project. The defaults alert on any ERROR/CRITICAL record, a non-zero

@@ -10,15 +10,19 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use hmac::Hmac;
+use hmac::Mac;
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::json;
+use serde_json::Value;
 use sha2::Sha256;
 
 use crate::config::ConfigError;
 use crate::event::AlertStatus;
 use crate::group::Notification;
-use crate::render::{ms_to_rfc3339, RenderedMessage};
+use crate::render::ms_to_rfc3339;
+use crate::render::RenderedMessage;
 use crate::secret::Secret;
 
 /// The body shape the receiver expects.

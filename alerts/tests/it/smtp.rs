@@ -1,13 +1,20 @@
 //! SMTP delivery to a real aiosmtpd on loopback; the received bytes are parsed as a mail client would.
 
-use alerts::render::{RenderConfig, Renderer};
-use alerts::sample::{sample_events, single};
+use alerts::render::RenderConfig;
+
+use alerts::render::Renderer;
+use alerts::sample::sample_events;
+use alerts::sample::single;
 use alerts::secret::Secret;
-use alerts::smtp::{send, SmtpConfig, SmtpError, SmtpSecurity};
+use alerts::smtp::send;
+use alerts::smtp::SmtpConfig;
+use alerts::smtp::SmtpError;
+use alerts::smtp::SmtpSecurity;
 use mail_parser::MessageParser;
 
-use crate::support::{free_port, SmtpSink};
+use crate::support::free_port;
 
+use crate::support::SmtpSink;
 fn config(port: u16) -> SmtpConfig {
     SmtpConfig {
         host: "127.0.0.1".into(),

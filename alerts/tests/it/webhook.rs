@@ -1,18 +1,29 @@
 //! Webhook delivery to a real axum server on loopback that records requests and checks the Standard
 //! Webhooks signature independently (its own HMAC code, not the crate's).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use alerts::render::{RenderConfig, Renderer};
-use alerts::sample::{sample_events, sample_notifications, single};
+use alerts::render::RenderConfig;
+use std::sync::Mutex;
+
+use alerts::render::Renderer;
+use alerts::sample::sample_events;
+use alerts::sample::sample_notifications;
+use alerts::sample::single;
 use alerts::secret::Secret;
-use alerts::webhook::{send, WebhookConfig, WebhookError, WebhookFormat};
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use alerts::webhook::send;
+use alerts::webhook::WebhookConfig;
+use alerts::webhook::WebhookError;
+use alerts::webhook::WebhookFormat;
+use axum::extract::RawQuery;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::StatusCode;
 use axum::routing::post;
 use axum::Router;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::Hmac;
+use hmac::Mac;
 use sha2::Sha256;
 
 const KEY_B64: &str = "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
