@@ -14,6 +14,7 @@ use crate::config::AlertConfig;
 use crate::group::Decision;
 use crate::group::Notification;
 use serde::Serialize;
+
 /// Finished deliveries are kept this long for the UI, then pruned.
 pub const DELIVERY_RETENTION_MS: u64 = 7 * 24 * 3_600_000;
 

@@ -28,6 +28,7 @@ use crate::route::Rule;
 use crate::silence::default_inhibit_rules;
 use crate::silence::Silence;
 use serde::Serialize;
+
 /// How long an alert id is remembered per rule to drop a re-fed event (e.g. after a failover).
 pub const DEDUPE_WINDOW_MS: u64 = 24 * 3_600_000;
 

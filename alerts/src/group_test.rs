@@ -13,6 +13,7 @@ use crate::silence::MatchLabel;
 use crate::silence::Matcher;
 use crate::smtp::SmtpConfig;
 use crate::smtp::SmtpSecurity;
+
 const T0: u64 = 1_700_000_000_000;
 
 fn channel() -> ChannelConfig {

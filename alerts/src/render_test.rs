@@ -1,6 +1,7 @@
 use super::*;
 use crate::sample::sample_notifications;
 use crate::sample::single;
+
 fn renderer() -> Renderer {
     Renderer::new(RenderConfig { public_base_url: "https://spiders.example.org/".into(), ..Default::default() })
         .unwrap_or_else(|e| panic!("{e}"))

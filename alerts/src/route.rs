@@ -16,6 +16,7 @@ use crate::event::AlertEvent;
 use crate::event::EventKind;
 use crate::event::Labels;
 use crate::event::Severity;
+
 /// Alertmanager's timers, in milliseconds. Defaults: wait 30 s, interval 5 min, repeat 4 h.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

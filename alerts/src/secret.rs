@@ -17,6 +17,7 @@ use serde::Deserializer;
 use serde::Serialize;
 
 use serde::Serializer;
+
 /// What `Serialize` writes instead of the value.
 pub const REDACTED: &str = "***";
 

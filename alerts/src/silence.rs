@@ -11,6 +11,7 @@ use crate::config::ConfigError;
 use crate::event::AlertEvent;
 use crate::event::EventKind;
 use serde::Serialize;
+
 /// A label a matcher can look at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

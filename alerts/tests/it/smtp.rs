@@ -15,6 +15,7 @@ use mail_parser::MessageParser;
 use crate::support::free_port;
 
 use crate::support::SmtpSink;
+
 fn config(port: u16) -> SmtpConfig {
     SmtpConfig {
         host: "127.0.0.1".into(),

@@ -2,13 +2,13 @@
 //! aiosmtpd sink that stores each message as a file.
 
 use std::path::Path;
-
 use std::path::PathBuf;
 use std::process::Child;
 use std::process::Command;
 use std::process::Stdio;
 use std::time::Duration;
 use std::time::Instant;
+
 /// The venv Python (`SPIDER_PYTHON`, default `$HOME/.cache/spider-platform/venv/bin/python`). Fails the
 /// test, never skips it, when the venv is missing.
 pub fn venv_python() -> PathBuf {
