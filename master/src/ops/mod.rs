@@ -45,3 +45,16 @@ pub async fn commit(node: &MasterNode, cmd: Command, what: &str) -> Result<Appli
 pub fn now_ms() -> i64 {
     crate::clock::WallClock::now_ms_i64()
 }
+
+/// Reads with `read` on this master; if that finds nothing, once more at the leader's commit
+/// point: an id just created through another master (a load balancer spreads a client's calls)
+/// may not be applied here yet, and a write that reads first must not answer 404 for it.
+pub(crate) async fn read_fresh<T>(node: &MasterNode, read: impl Fn() -> Result<T, OpsError>) -> Result<T, OpsError> {
+    match read() {
+        Err(OpsError::NotFound(_)) => {
+            node.proposer.linearizable_barrier().await?;
+            read()
+        }
+        other => other,
+    }
+}

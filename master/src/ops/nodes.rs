@@ -138,7 +138,7 @@ pub async fn register(node: &MasterNode, req: NewNode, by: &Principal) -> Result
 
 /// Changes slave `id` (read-merge-write on this master's state).
 pub async fn patch(node: &MasterNode, id: &str, patch: NodePatch, by: &Principal) -> Result<NodeInfo, OpsError> {
-    let spec = patch.apply(get_local(node, id)?.spec);
+    let spec = patch.apply(super::read_fresh(node, || get_local(node, id)).await?.spec);
     check_spec(&spec)?;
     commit(node, Command::UpdateNode { id: id.to_string(), spec }, &format!("node {id}")).await?;
     tracing::info!(node = %id, by = %by.username, "node updated");

@@ -156,7 +156,7 @@ pub async fn patch(node: &MasterNode, id: &str, patch: &SpecPatch, by: &Principa
             // Our read was older than the conflicting write: read at the leader's commit point.
             node.proposer.linearizable_barrier().await?;
         }
-        let current = get_local(node, id)?;
+        let current = super::read_fresh(node, || get_local(node, id)).await?;
         let spec = patch.merge(&current.spec);
         check(node, &spec, Some(&current.spec)).await?;
         let expected_version = Some(patch.expected_version.unwrap_or(current.version));
@@ -198,7 +198,7 @@ pub async fn resume(node: &MasterNode, id: &str, by: &Principal) -> Result<Sched
 
 /// Commits a fire of schedule `id` at now; the leader dispatches it.
 pub async fn run_now(node: &MasterNode, id: &str, by: &Principal) -> Result<RunNow, OpsError> {
-    let s = get_local(node, id)?;
+    let s = super::read_fresh(node, || get_local(node, id)).await?;
     if s.paused {
         return Err(OpsError::Conflict(format!("schedule {id} is paused; resume it first")));
     }
