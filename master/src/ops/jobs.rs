@@ -106,12 +106,8 @@ async fn cancel_settled(node: &MasterNode, id: &str, deadline: Instant) -> Optio
 /// to carry it out. Nothing is committed for a job the cluster does not know or that ended.
 pub async fn cancel(node: &MasterNode, id: &str, by: &Principal) -> Result<CancelOutcome, OpsError> {
     // Asked at the leader's commit point if this master does not know it (it may trail).
-    if !job_known(node, id) {
-        node.proposer.linearizable_barrier().await?;
-        if !job_known(node, id) {
-            return Err(OpsError::NotFound(format!("job {id}")));
-        }
-    }
+    super::read_fresh(node, || if job_known(node, id) { Ok(()) } else { Err(OpsError::NotFound(format!("job {id}"))) })
+        .await?;
     if let Some(job) = node.state.read(|s| s.jobs.get(&id.to_string()).cloned()).filter(|j| j.state.is_terminal()) {
         return Err(OpsError::Conflict(format!("job {id} already ended ({:?})", job.state)));
     }
