@@ -73,6 +73,8 @@ pub fn config(
             metrics_samples: 100,
         },
         scheduler: Default::default(),
+        // Short settle and scan times: alert tests wait on mail, not on timers.
+        alerts: master::config::AlertsConfig { scan_interval_ms: 200, failover_settle_ms: 500, ..Default::default() },
         max_egg_bytes: 8 * 1024 * 1024,
     }
 }

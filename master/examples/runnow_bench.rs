@@ -140,6 +140,7 @@ impl Bench {
                 raft: Default::default(),
                 slaves: Default::default(),
                 scheduler: Default::default(),
+                alerts: Default::default(),
                 max_egg_bytes: 32 * 1024 * 1024,
             };
             let running = master::start_on(config, l).await?;

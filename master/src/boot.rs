@@ -46,6 +46,7 @@ pub fn leader_services() -> Vec<(&'static str, Service)> {
         ("egg-deployer", |ctx| Box::pin(crate::slaves::deployer::run(ctx))),
         ("job-collector", |ctx| Box::pin(crate::slaves::collector::run(ctx))),
         ("scheduler", |ctx| Box::pin(crate::scheduler::runtime::run(ctx))),
+        ("alerter", |ctx| Box::pin(crate::alerter::run(ctx))),
     ]
 }
 
@@ -138,6 +139,8 @@ pub async fn start_on(config: MasterConfig, listener: tokio::net::TcpListener) -
         slave_metrics: Default::default(),
         health_rounds: Default::default(),
         clock: Arc::new(OffsetClock::new(config.scheduler.debug_clock)),
+        leader_contact: Default::default(),
+        alerter_stall: Default::default(),
         config,
     });
 

@@ -121,8 +121,55 @@ impl Default for SchedulerConfig {
     }
 }
 
+/// The alerter (leader only) and its links. Channels, rules, silences and spider-error
+/// thresholds are replicated state, set through the API; these are per-master knobs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// The dashboard's public URL (behind the load balancer), for links in alerts.
+    pub public_url: String,
+    /// How often the leader's alerter looks for new events.
+    pub scan_interval_ms: u64,
+    /// Lines from the end of a failed job's log put in its alert.
+    pub log_lines: usize,
+    /// A new leader judges jobs that ended at most this long ago (older ones were judged by
+    /// its predecessors, or are too old to wake anyone for).
+    pub lookback_ms: u64,
+    /// The failover alert waits this long after an election (or less, once the scheduler has
+    /// caught up) so it can list the fires the leaderless time made late or passed over.
+    pub failover_settle_ms: u64,
+    /// Metric thresholds watched on every node, from the metrics the master already polls.
+    pub metrics: Vec<MetricThreshold>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        Self {
+            public_url: "http://localhost:8080".into(),
+            scan_interval_ms: 1_000,
+            log_lines: 20,
+            lookback_ms: 3_600_000,
+            failover_settle_ms: 3_000,
+            metrics: vec![],
+        }
+    }
+}
+
+/// "`metric` at or above `at_least` for `for_ms` on a node" fires; it resolves once the value
+/// stayed below for `keep_firing_ms` (against flapping).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricThreshold {
+    /// `cpu` (percent), `memory` (percent), `disk` (percent used) or `load` (1-minute average).
+    pub metric: String,
+    pub at_least: f64,
+    pub for_ms: u64,
+    #[serde(default)]
+    pub keep_firing_ms: u64,
+}
+
 /// One master's configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MasterConfig {
     /// This master's Raft node id; unique in the cluster, > 0.
@@ -151,6 +198,8 @@ pub struct MasterConfig {
     pub slaves: SlaveTiming,
     #[serde(default)]
     pub scheduler: SchedulerConfig,
+    #[serde(default)]
+    pub alerts: AlertsConfig,
     /// Largest accepted egg upload, bytes.
     #[serde(default = "default_max_egg_bytes")]
     pub max_egg_bytes: usize,

@@ -196,21 +196,25 @@ fn the_layering_rules_hold() {
     let front_doors = ["api", "ops", "views", "auth", "scrapyd", "dashboard"];
     let in_door = |d: &str| front_doors.iter().any(|f| d == *f || d.starts_with(&format!("{f}::")));
     let services = g.keys().filter(|m| {
-        m.starts_with("scheduler") || m.starts_with("leader") || m.starts_with("alerting") || m.starts_with("slaves")
+        m.starts_with("scheduler") || m.starts_with("leader") || m.starts_with("alerter") || m.starts_with("slaves")
     });
     for m in services {
         let doors: Vec<String> = deps(m).into_iter().filter(|d| in_door(d)).collect();
         assert!(doors.is_empty(), "{m} imports the front door(s) {doors:?}");
     }
     for m in g.keys().filter(|m| m.starts_with("leader")) {
-        let named: Vec<String> =
-            deps(m).into_iter().filter(|d| d.starts_with("scheduler") || d.starts_with("slaves")).collect();
+        let named: Vec<String> = deps(m)
+            .into_iter()
+            .filter(|d| ["scheduler", "slaves", "alerter"].iter().any(|s| d.starts_with(s)))
+            .collect();
         assert!(named.is_empty(), "{m} names the service(s) {named:?}: the table comes from boot");
     }
     for m in g.keys().filter(|m| m.starts_with("raft_net")) {
         let named: Vec<String> = deps(m)
             .into_iter()
-            .filter(|d| in_door(d) || ["scheduler", "slaves", "cluster", "leader"].iter().any(|s| d.starts_with(s)))
+            .filter(|d| {
+                in_door(d) || ["scheduler", "slaves", "alerter", "cluster", "leader"].iter().any(|s| d.starts_with(s))
+            })
             .collect();
         assert!(named.is_empty(), "{m} imports {named:?}");
     }

@@ -29,6 +29,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alerter;
 pub mod api;
 pub mod auth;
 pub mod boot;

@@ -26,6 +26,14 @@ use crate::slaves::metrics::SlaveMetrics;
 /// proxy), consulted before the address in the replicated membership.
 pub type PeerOverrides = Arc<RwLock<BTreeMap<NodeId, String>>>;
 
+/// The last time this master heard from a leader other than itself (an append or heartbeat):
+/// a new leader's failover alert measures the leaderless time from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderContact {
+    pub leader: u64,
+    pub at_ms: u64,
+}
+
 /// Everything a request handler or a leader service needs from this master.
 pub struct MasterNode {
     pub id: u64,
@@ -49,9 +57,28 @@ pub struct MasterNode {
     /// The scheduler's "now": the wall clock plus a debug offset (settable only if
     /// `scheduler.debug_clock`). Peers read it through `GET /raft/clock`.
     pub clock: Arc<OffsetClock>,
+    /// Written by the Raft server on every append from a leader; read by the alerter.
+    pub leader_contact: std::sync::Mutex<Option<LeaderContact>>,
+    /// Test hook: where this master's alerter stops as if killed there (see
+    /// `alerter::Stall`); 0 = never.
+    pub alerter_stall: std::sync::atomic::AtomicU8,
 }
 
 impl MasterNode {
+    /// Notes that the current leader (if another master) was just heard from.
+    pub fn heard_from_leader(&self) {
+        use openraft::type_config::async_runtime::WatchReceiver;
+        let leader = self.raft.metrics().borrow_watched().current_leader;
+        if let (Some(leader), Ok(mut c)) = (leader.filter(|l| *l != self.id), self.leader_contact.lock()) {
+            *c = Some(LeaderContact { leader, at_ms: crate::clock::WallClock::now_ms() });
+        }
+    }
+
+    /// The last contact with another leader (see [`LeaderContact`]).
+    pub fn last_leader_contact(&self) -> Option<LeaderContact> {
+        self.leader_contact.lock().ok().and_then(|c| *c)
+    }
+
     /// A copy of the current Raft metrics (role, term, leader, log positions, membership).
     pub fn metrics(&self) -> raft_store::typ::RaftMetrics {
         use openraft::type_config::async_runtime::WatchReceiver;

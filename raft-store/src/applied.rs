@@ -30,6 +30,8 @@ pub enum Applied {
     /// `CancelJob` of a job a slave has: the request is recorded and the leader will cancel the
     /// job on `node_id`, then commit `Cancelled` or `CancelFailed`.
     CancelRequested { node_id: String },
+    /// A silence was created under this id.
+    SilenceCreated { id: String },
     /// An egg version was stored.
     VersionStored { sha256: String, size: u64 },
     /// The command was valid but changed nothing (e.g. a node already up).
@@ -66,8 +68,15 @@ pub enum Rejection {
     },
     /// An id that must be new is taken.
     AlreadyExists,
-    /// The alert key was recorded before.
-    AlreadyRecorded,
+    UnknownAlert,
+    UnknownChannel,
+    UnknownRule,
+    UnknownSilence,
+    /// A value failed validation; `field` is its path in the request (`smtp.to`, `rules[0].name`).
+    Invalid {
+        field: String,
+        message: String,
+    },
     /// Egg larger than the hard limit.
     TooLarge {
         size: u64,

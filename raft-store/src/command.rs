@@ -9,7 +9,11 @@ use std::fmt;
 use serde::Deserialize;
 use serde::Serialize;
 
-use crate::state::AlertKind;
+use alerts::group::Input as AlertInput;
+use alerts::route::Rule as AlertRule;
+use alerts::silence::Silence;
+
+use crate::state::alerts::StoredChannel;
 use crate::state::Deployment;
 use crate::state::JobReport;
 use crate::state::NodeSpec;
@@ -35,7 +39,7 @@ pub struct Tick {
 
 /// A change to the replicated state. Proposed by the API or a leader-only service, decided by
 /// Raft, applied by [`crate::apply::apply`] on every replica in log order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case")]
 pub enum Command {
     // ---- schedules -------------------------------------------------------------------------
@@ -200,13 +204,57 @@ pub enum Command {
     },
 
     // ---- alerts ----------------------------------------------------------------------------
-    /// Record an alert once per key; a second record of the key is `AlreadyRecorded`.
-    RecordAlert {
-        key: String,
-        /// A closed set since format 3 (encoded as the same snake-case strings as before).
-        kind: AlertKind,
-        subject: String,
-        body: String,
+    /// Create or replace a channel (validated: `alerts::config::ChannelConfig::validate`). Its
+    /// secret is kept in the log and state; views redact it.
+    PutAlertChannel {
+        name: String,
+        channel: StoredChannel,
+    },
+    /// Delete a channel; `Conflict` while a rule still routes to it.
+    DeleteAlertChannel {
+        name: String,
+    },
+    /// Create or replace a routing rule (by name); every channel it names must exist.
+    PutAlertRule {
+        rule: AlertRule,
+    },
+    DeleteAlertRule {
+        name: String,
+    },
+    /// Create a silence; its id is `sil-<log index>` (the `id` sent is ignored).
+    CreateSilence {
+        silence: Silence,
+    },
+    /// End a silence now (kept, for the record, until the engine's retention).
+    ExpireSilence {
+        id: String,
+    },
+    /// One step of the alert engine (`alerts::group::AlertState::step`) at the entry's time:
+    /// events seen and delivery outcomes since the last step. With `leader`, the leader of a new
+    /// term announces itself first: attempts left in flight by its predecessor are queued again,
+    /// marked uncertain. Deliveries the step starts are `in_flight` when applied: only then does
+    /// the leader send them.
+    AlertStep {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leader: Option<crate::state::alerts::LeaderMark>,
+        inputs: Vec<AlertInput>,
+    },
+    /// Set (or with `None` clear) the spider-error thresholds of a scope: `project:<name>` or
+    /// `schedule:<id>` (a schedule's own win over its project's; both over the defaults).
+    PutSpiderThresholds {
+        scope: String,
+        thresholds: Option<::alerts::spider_error::SpiderErrorThresholds>,
+    },
+    AckAlert {
+        id: String,
+        by: String,
+        comment: String,
+    },
+    /// Mark an alert resolved by hand (a stateful one also stops inhibiting others).
+    ResolveAlert {
+        id: String,
+        by: String,
+        comment: String,
     },
 }
 
@@ -271,7 +319,19 @@ impl fmt::Display for Command {
             DeleteUser { username } => write!(f, "delete_user {username}"),
             CreateToken { token_id, username, .. } => write!(f, "create_token {token_id} for {username}"),
             RevokeToken { token_id } => write!(f, "revoke_token {token_id}"),
-            RecordAlert { key, kind, .. } => write!(f, "record_alert {key} {kind:?}"),
+            PutAlertChannel { name, .. } => write!(f, "put_alert_channel {name}"),
+            DeleteAlertChannel { name } => write!(f, "delete_alert_channel {name}"),
+            PutAlertRule { rule } => write!(f, "put_alert_rule {}", rule.name),
+            DeleteAlertRule { name } => write!(f, "delete_alert_rule {name}"),
+            CreateSilence { silence } => write!(f, "create_silence by {}", silence.created_by),
+            ExpireSilence { id } => write!(f, "expire_silence {id}"),
+            AlertStep { leader, inputs } => match leader {
+                Some(l) => write!(f, "alert_step n={} (leader {} term {})", inputs.len(), l.node_id, l.term),
+                None => write!(f, "alert_step n={}", inputs.len()),
+            },
+            PutSpiderThresholds { scope, .. } => write!(f, "put_spider_thresholds {scope}"),
+            AckAlert { id, by, .. } => write!(f, "ack_alert {id} by {by}"),
+            ResolveAlert { id, by, .. } => write!(f, "resolve_alert {id} by {by}"),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::command::Command;
 /// `proposed_at_ms` is the only notion of time `apply` has: the proposing leader's wall clock
 /// (Unix ms) when it proposed. Every replica applies the same stamp, so derived times (created,
 /// updated, decided) are identical everywhere.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogEntry {
     pub proposed_at_ms: u64,
     pub command: Command,

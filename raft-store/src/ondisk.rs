@@ -17,6 +17,12 @@
 //!   `record_alert.kind` / `AlertRecord.kind` become a closed enum encoded as the same
 //!   snake-case strings (no alert was ever recorded by a format-2 build: none had an alerter).
 //!   Formats 1 and 2 are read as is and marked 3 when opened.
+//! - **4** (2026-12-04, issue 16): alerting. `record_alert` is replaced by `put_alert_channel`,
+//!   `delete_alert_channel`, `put_alert_rule`, `delete_alert_rule`, `create_silence`,
+//!   `expire_silence`, `put_spider_thresholds`, `alert_step`, `ack_alert` and `resolve_alert`; the `alerts` table holds
+//!   the new `AlertRecord` (ledger of decided alerts), with new tables `alert_channels`,
+//!   `alert_rules`, `silences`, `spider_thresholds` and `alert_engine`. No build before 4 ever wrote an alert
+//!   (none had an alerter), so formats 1–3 are read as is and marked 4.
 
 use std::path::Path;
 
@@ -31,10 +37,10 @@ use crate::state::State;
 use crate::state::Table;
 
 /// The store format this build reads and writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// Older formats this build opens and upgrades in place (each a subset of the current one).
-const UPGRADABLE_FORMATS: [u32; 2] = [1, 2];
+const UPGRADABLE_FORMATS: [u32; 3] = [1, 2, 3];
 
 /// Encoding version byte at the start of every value.
 const VALUE_ENCODING: u8 = 1;
@@ -174,7 +180,21 @@ pub fn write_changes(db: &DB, state: &mut State, batch: &mut rocksdb::WriteBatch
             put_table(batch, changes);
         )*};
     }
-    tables!(schedules, fires, nodes, projects, jobs, users, tokens, alerts);
+    tables!(
+        schedules,
+        fires,
+        nodes,
+        projects,
+        jobs,
+        users,
+        tokens,
+        alerts,
+        alert_channels,
+        alert_rules,
+        silences,
+        spider_thresholds,
+        alert_engine
+    );
     let blobs = cf(db, CF_SM_BLOBS)?;
     let changes = std::mem::take(&mut state.blobs);
     for (sha, bytes) in changes.puts {
@@ -233,6 +253,11 @@ pub(crate) fn load_row(state: &mut State, key: &[u8], value: &[u8]) -> Result<()
         b"users" => put(&mut state.users, k, value),
         b"tokens" => put(&mut state.tokens, k, value),
         b"alerts" => put(&mut state.alerts, k, value),
+        b"alert_channels" => put(&mut state.alert_channels, k, value),
+        b"alert_rules" => put(&mut state.alert_rules, k, value),
+        b"silences" => put(&mut state.silences, k, value),
+        b"spider_thresholds" => put(&mut state.spider_thresholds, k, value),
+        b"alert_engine" => put(&mut state.alert_engine, k, value),
         other => Err(format!("unknown table {:?}", String::from_utf8_lossy(other))),
     }
 }

@@ -69,7 +69,9 @@ pub fn router(node: Arc<MasterNode>, extra: Router<Arc<MasterNode>>) -> Router {
 }
 
 async fn append(State(n): State<Arc<MasterNode>>, Json(req): Json<AppendEntriesRequest<TypeConfig>>) -> Response {
-    Json(n.raft.append_entries(req).await).into_response()
+    let res = n.raft.append_entries(req).await;
+    n.heard_from_leader();
+    Json(res).into_response()
 }
 
 async fn vote(State(n): State<Arc<MasterNode>>, Json(req): Json<VoteRequest<TypeConfig>>) -> Response {

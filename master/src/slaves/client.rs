@@ -242,6 +242,25 @@ impl SlaveClient {
         self.call(r).await.map(|_| ())
     }
 
+    /// The last `max_bytes` of a job's log (`/logs/<project>/<spider>/<job>.log`, a Range
+    /// request; the whole file if the slave ignores ranges). A partial first line is dropped.
+    pub async fn log_tail(&self, project: &str, spider: &str, job: &str, max_bytes: u64) -> Result<String, SlaveError> {
+        let path = format!("logs/{project}/{spider}/{job}.log");
+        let r = self.req(reqwest::Method::GET, &path, self.timeout).header("Range", format!("bytes=-{max_bytes}"));
+        let resp = r.send().await.map_err(|e| SlaveError::Unreachable(describe(&e)))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| SlaveError::Unreachable(describe(&e)))?;
+        if !status.is_success() {
+            return Err(SlaveError::Http { status: status.as_u16(), body: clip(&String::from_utf8_lossy(&bytes)) });
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let partial = status == reqwest::StatusCode::PARTIAL_CONTENT && bytes.len() as u64 >= max_bytes;
+        Ok(match (partial, text.find('\n')) {
+            (true, Some(i)) => text[i + 1..].to_string(),
+            _ => text,
+        })
+    }
+
     /// `listjobs.json` for one project, or for all (spider-slave and Scrapyd ≥ 1.3 accept no project).
     pub async fn listjobs(&self, project: Option<&str>) -> Result<JobLists, SlaveError> {
         let mut r = self.req(reqwest::Method::GET, "listjobs.json", self.timeout);

@@ -459,19 +459,6 @@ fn users_and_tokens() {
 }
 
 #[test]
-fn alerts_are_recorded_once_per_key() {
-    let mut log = Log::new();
-    let alert = || Command::RecordAlert {
-        key: "node-down:s1:1".into(),
-        kind: AlertKind::NodeDown,
-        subject: "s1 down".into(),
-        body: "connection refused".into(),
-    };
-    assert_eq!(log.run(alert()), Applied::Done);
-    assert_eq!(log.rejected(alert()), Rejection::AlreadyRecorded);
-}
-
-#[test]
 fn secrets_never_reach_debug_or_display() {
     let cmd = Command::RegisterNode { id: "s1".into(), spec: node_spec() };
     assert!(!format!("{cmd:?}").contains("hunter2"));

@@ -26,7 +26,7 @@ pub fn apply(state: &mut State, log_index: u64, entry: &LogEntry) -> Applied {
 /// Whether `cmd` may be an item of a `Batch`: not if it derives an id from the log index (two
 /// items would get the same one), and batches do not nest.
 fn batchable(cmd: &Command) -> bool {
-    !matches!(cmd, Command::CreateSchedule { .. } | Command::RecordAlert { .. } | Command::Batch { .. })
+    !matches!(cmd, Command::CreateSchedule { .. } | Command::CreateSilence { .. } | Command::Batch { .. })
 }
 
 fn apply_command(state: &mut State, log_index: u64, now: u64, command: &Command) -> Applied {
@@ -89,12 +89,21 @@ fn apply_command(state: &mut State, log_index: u64, now: u64, command: &Command)
             accounts::create_token(state, now, token_id, username, secret_sha256, name)
         }
         Command::RevokeToken { token_id } => accounts::revoke_token(state, token_id),
-        Command::RecordAlert { key, kind, subject, body } => {
-            alerts::record_alert(state, log_index, now, key, *kind, subject, body)
-        }
+        Command::PutAlertChannel { name, channel } => alerts::put_channel(state, name, channel),
+        Command::DeleteAlertChannel { name } => alerts::delete_channel(state, name),
+        Command::PutAlertRule { rule } => alerts::put_rule(state, rule),
+        Command::DeleteAlertRule { name } => alerts::delete_rule(state, name),
+        Command::CreateSilence { silence } => alerts::create_silence(state, log_index, now, silence),
+        Command::ExpireSilence { id } => alerts::expire_silence(state, now, id),
+        Command::AlertStep { leader, inputs } => alerts::step(state, log_index, now, leader, inputs),
+        Command::PutSpiderThresholds { scope, thresholds } => alerts::put_thresholds(state, scope, thresholds),
+        Command::AckAlert { id, by, comment } => alerts::ack(state, now, id, by, comment),
+        Command::ResolveAlert { id, by, comment } => alerts::resolve(state, now, id, by, comment),
     }
 }
 
+#[cfg(test)]
+mod alerts_test;
 #[cfg(test)]
 mod apply_test;
 #[cfg(test)]

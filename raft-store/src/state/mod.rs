@@ -19,8 +19,9 @@ use std::collections::BTreeSet;
 use sha2::Digest;
 use sha2::Sha256;
 
-pub use self::alerts::AlertKind;
+pub use self::alerts::AlertEngine;
 pub use self::alerts::AlertRecord;
+pub use self::alerts::StoredChannel;
 pub use self::fire_ledger::DispatchState;
 pub use self::fire_ledger::FireDecision;
 pub use self::fire_ledger::FireRecord;
@@ -83,7 +84,15 @@ pub struct State {
     pub jobs: Table<String, JobRecord>,
     pub users: Table<String, User>,
     pub tokens: Table<String, ApiToken>,
+    /// The alert ledger, by alert id.
     pub alerts: Table<String, AlertRecord>,
+    pub alert_channels: Table<String, StoredChannel>,
+    pub alert_rules: Table<String, ::alerts::route::Rule>,
+    pub silences: Table<String, ::alerts::silence::Silence>,
+    /// Spider-error thresholds by scope (`project:<name>`, `schedule:<id>`).
+    pub spider_thresholds: Table<String, ::alerts::spider_error::SpiderErrorThresholds>,
+    /// One row ([`alerts::ENGINE_KEY`]): the decision engine.
+    pub alert_engine: Table<String, AlertEngine>,
     /// Egg bytes to write/delete with the next flush. Not part of equality or the digest (the
     /// projects table names every blob by its sha256).
     pub(crate) blobs: BlobChanges,
@@ -147,6 +156,11 @@ impl Default for State {
             users: Table::new("users"),
             tokens: Table::new("tokens"),
             alerts: Table::new("alerts"),
+            alert_channels: Table::new("alert_channels"),
+            alert_rules: Table::new("alert_rules"),
+            silences: Table::new("silences"),
+            spider_thresholds: Table::new("spider_thresholds"),
+            alert_engine: Table::new("alert_engine"),
             blobs: BlobChanges::default(),
             fire_by_job: BTreeMap::new(),
             job_index: JobIndex::default(),
@@ -164,6 +178,11 @@ impl PartialEq for State {
             && self.users == other.users
             && self.tokens == other.tokens
             && self.alerts == other.alerts
+            && self.alert_channels == other.alert_channels
+            && self.alert_rules == other.alert_rules
+            && self.silences == other.silences
+            && self.spider_thresholds == other.spider_thresholds
+            && self.alert_engine == other.alert_engine
     }
 }
 
@@ -244,6 +263,34 @@ impl State {
         self.projects.values().any(|p| p.versions.values().any(|v| v.sha256 == sha256))
     }
 
+    /// The alert engine's config as the tables hold it now (rules in name order; the built-in
+    /// inhibition: a node that is down mutes its jobs' spider errors).
+    pub fn alert_config(&self) -> ::alerts::config::AlertConfig {
+        ::alerts::config::AlertConfig {
+            channels: self.alert_channels.iter().map(|(k, v)| (k.clone(), v.0.clone())).collect(),
+            rules: self.alert_rules.values().cloned().collect(),
+            inhibit_rules: None,
+        }
+    }
+
+    /// The spider-error thresholds of a job: its schedule's, else its project's, else the defaults.
+    pub fn spider_thresholds_for(
+        &self,
+        project: &str,
+        schedule_id: Option<&str>,
+    ) -> ::alerts::spider_error::SpiderErrorThresholds {
+        schedule_id
+            .and_then(|s| self.spider_thresholds.get(&format!("schedule:{s}")))
+            .or_else(|| self.spider_thresholds.get(&format!("project:{project}")))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The alert engine (default before the first step).
+    pub fn alert_engine(&self) -> Option<&AlertEngine> {
+        self.alert_engine.get(&self::alerts::ENGINE_KEY.to_string())
+    }
+
     /// A digest of the whole replicated state: equal on two replicas iff their tables are equal.
     pub fn digest(&self) -> String {
         let mut h = Sha256::new();
@@ -255,6 +302,11 @@ impl State {
         digest_table(&mut h, &self.users);
         digest_table(&mut h, &self.tokens);
         digest_table(&mut h, &self.alerts);
+        digest_table(&mut h, &self.alert_channels);
+        digest_table(&mut h, &self.alert_rules);
+        digest_table(&mut h, &self.silences);
+        digest_table(&mut h, &self.spider_thresholds);
+        digest_table(&mut h, &self.alert_engine);
         hex::encode(h.finalize())
     }
 }

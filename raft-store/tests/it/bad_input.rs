@@ -47,23 +47,23 @@ fn an_unknown_format_version_is_refused() {
     drop(raft_store::open(dir.path()).expect("create"));
     set_format(dir.path(), &raft_store::ondisk::encode(&99u32).expect("encode"));
     let err = raft_store::open(dir.path()).expect_err("must refuse");
-    assert!(matches!(err, Error::UnknownFormat { found: 99, supported: 3, .. }), "{err}");
+    assert!(matches!(err, Error::UnknownFormat { found: 99, supported: 4, .. }), "{err}");
 }
 
 #[test]
-fn format_1_and_2_stores_are_opened_and_marked_format_3() {
-    for old in [1u32, 2] {
+fn formats_1_to_3_are_opened_and_marked_format_4() {
+    for old in [1u32, 2, 3] {
         let dir = tempfile::tempdir().expect("tempdir");
         drop(raft_store::open(dir.path()).expect("create"));
         set_format(dir.path(), &raft_store::ondisk::encode(&old).expect("encode"));
         drop(raft_store::open(dir.path()).expect("an older format opens"));
-        // Marked 3 now: a build that knows only the older format would refuse it.
+        // Marked 4 now: a build that knows only the older format would refuse it.
         let mut opts = rocksdb::Options::default();
         opts.create_if_missing(false);
         let cfs = rocksdb::DB::list_cf(&opts, dir.path().join("db")).expect("list");
         let db = rocksdb::DB::open_cf(&opts, dir.path().join("db"), cfs).expect("open raw");
         let bytes = db.get_cf(db.cf_handle("sm_meta").expect("cf"), "format").expect("get").expect("format marker");
-        assert_eq!(raft_store::ondisk::decode::<u32>(&bytes).expect("decode"), 3, "from format {old}");
+        assert_eq!(raft_store::ondisk::decode::<u32>(&bytes).expect("decode"), 4, "from format {old}");
     }
 }
 

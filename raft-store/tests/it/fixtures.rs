@@ -168,14 +168,86 @@ pub fn every_command() -> Vec<(&'static str, Command)> {
             },
         ),
         ("revoke_token", Command::RevokeToken { token_id: "tok_1".into() }),
+        ("put_alert_channel", Command::PutAlertChannel { name: "ops-mail".into(), channel: mail_channel() }),
+        ("delete_alert_channel", Command::DeleteAlertChannel { name: "ops-mail".into() }),
         (
-            "record_alert",
-            Command::RecordAlert {
-                key: "leader:term:7".into(),
-                kind: AlertKind::LeaderChange,
-                subject: "master-2 leads".into(),
-                body: "term 7".into(),
+            "put_alert_rule",
+            Command::PutAlertRule {
+                rule: ::alerts::route::Rule::new("nodes", &[::alerts::event::EventKind::NodeDown], &["ops-mail"]),
             },
         ),
+        ("delete_alert_rule", Command::DeleteAlertRule { name: "nodes".into() }),
+        (
+            "create_silence",
+            Command::CreateSilence {
+                silence: ::alerts::silence::Silence {
+                    id: String::new(),
+                    matchers: vec![::alerts::silence::Matcher::eq(::alerts::silence::MatchLabel::Node, "slave-1")],
+                    starts_at_ms: 1_700_000_000_000,
+                    ends_at_ms: 1_700_003_600_000,
+                    created_by: "ann".into(),
+                    comment: "rack maintenance".into(),
+                },
+            },
+        ),
+        ("expire_silence", Command::ExpireSilence { id: "sil-12".into() }),
+        (
+            "alert_step",
+            Command::AlertStep {
+                leader: Some(raft_store::state::alerts::LeaderMark {
+                    term: 7,
+                    node_id: 2,
+                    since_ms: 1_700_000_000_000,
+                }),
+                inputs: vec![
+                    ::alerts::group::Input::Event { event: node_down() },
+                    ::alerts::group::Input::DeliveryOutcome {
+                        delivery_id: ::alerts::delivery::DeliveryId::new("failover:term-6", "ops-mail"),
+                        outcome: ::alerts::delivery::DeliveryOutcome::Failed {
+                            error: "421 try later".into(),
+                            retryable: true,
+                        },
+                    },
+                ],
+            },
+        ),
+        (
+            "put_spider_thresholds",
+            Command::PutSpiderThresholds {
+                scope: "project:demo".into(),
+                thresholds: Some(::alerts::spider_error::SpiderErrorThresholds {
+                    min_items: Some(1),
+                    ..Default::default()
+                }),
+            },
+        ),
+        (
+            "ack_alert",
+            Command::AckAlert { id: "node:slave-1:down:1".into(), by: "ann".into(), comment: "on it".into() },
+        ),
+        (
+            "resolve_alert",
+            Command::ResolveAlert { id: "node:slave-1:down:1".into(), by: "ann".into(), comment: String::new() },
+        ),
     ]
+}
+
+/// An e-mail channel with a password (kept by the stored encoding).
+pub fn mail_channel() -> StoredChannel {
+    serde_json::from_value(serde_json::json!({
+        "type": "email", "host": "127.0.0.1", "port": 2525, "security": "none",
+        "username": "alerts", "password": "p4ss", "from": "spider@example.org", "to": ["oncall@example.org"]
+    }))
+    .expect("a valid channel")
+}
+
+pub fn node_down() -> ::alerts::event::AlertEvent {
+    ::alerts::event::AlertEvent::NodeDown(::alerts::event::NodeEvent {
+        node: "slave-1".into(),
+        down_since_ms: 1,
+        up_since_ms: None,
+        failed_checks: 3,
+        last_error: Some("connection refused".into()),
+        lost_jobs: vec![],
+    })
 }
