@@ -217,6 +217,18 @@ impl Api {
     }
 }
 
+/// Waits until something accepts TCP connections on `addr` (`host:port`).
+pub async fn wait_tcp(addr: &str, what: &str, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let connect = tokio::net::TcpStream::connect(addr);
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), connect).await {
+            return Ok(());
+        }
+        tick(deadline, what).await?;
+    }
+}
+
 /// Waits until `url` answers 2xx.
 pub async fn wait_http(url: &str, what: &str, timeout: Duration) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;

@@ -35,6 +35,10 @@ pub struct ClusterFile {
     pub demo_version: String,
     /// The demo schedule's id.
     pub demo_schedule: Option<String>,
+    /// Where the SMTP sink stores every message it receives (one `.eml` file each).
+    pub mail_dir: String,
+    /// The SMTP sink's address (`127.0.0.1:<port>`, plain SMTP, no auth).
+    pub smtp: String,
 }
 
 impl ClusterFile {
@@ -57,6 +61,8 @@ impl ClusterFile {
             demo_project: crate::demo::PROJECT.into(),
             demo_version: crate::demo::egg_version(),
             demo_schedule: None,
+            mail_dir: layout.mail_dir().display().to_string(),
+            smtp: layout.smtp_addr(),
         }
     }
 
@@ -92,7 +98,8 @@ impl ClusterFile {
              \x20 try:        curl -H 'Authorization: Bearer {token}' {leader}/api/v1/cluster\n\
              \x20 slaves:     {slaves}   (Scrapyd API and pages)\n\
              \x20 demo site:  {site}\n\
-             \x20 demo:       project {project} {version} deployed to every slave; {schedule}\n\n\
+             \x20 demo:       project {project} {version} deployed to every slave; {schedule}\n\
+             \x20 alert mail: {mail_dir}/ (SMTP sink on {smtp})\n\n\
              Ctrl-C stops everything.\n",
             dir = dir.display(),
             leader = self.leader,
@@ -100,6 +107,8 @@ impl ClusterFile {
             site = self.demo_site,
             project = self.demo_project,
             version = self.demo_version,
+            mail_dir = self.mail_dir,
+            smtp = self.smtp,
         )
     }
 }
