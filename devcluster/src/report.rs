@@ -39,6 +39,10 @@ pub struct ClusterFile {
     pub mail_dir: String,
     /// The SMTP sink's address (`127.0.0.1:<port>`, plain SMTP, no auth).
     pub smtp: String,
+    /// Whether the demo alert rules and mail channel were configured (false on a master
+    /// without the alerting API).
+    #[serde(skip)]
+    pub demo_alerting: bool,
 }
 
 impl ClusterFile {
@@ -63,6 +67,7 @@ impl ClusterFile {
             demo_schedule: None,
             mail_dir: layout.mail_dir().display().to_string(),
             smtp: layout.smtp_addr(),
+            demo_alerting: false,
         }
     }
 
@@ -91,6 +96,7 @@ impl ClusterFile {
             Some(id) => format!("schedule {id} runs {}/quotes every minute", self.demo_project),
             None => "no demo schedule: this build has no /api/v1/schedules".into(),
         };
+        let alerting = if self.demo_alerting { "" } else { "; no alert rules: this build has no alerting API" };
         format!(
             "\nspider-platform dev cluster is up (data and logs in {dir}, summary in {dir}/cluster.json)\n\
              \x20 API:        {leader}/api/v1  (any master serves: {masters})\n\
@@ -99,7 +105,7 @@ impl ClusterFile {
              \x20 slaves:     {slaves}   (Scrapyd API and pages)\n\
              \x20 demo site:  {site}\n\
              \x20 demo:       project {project} {version} deployed to every slave; {schedule}\n\
-             \x20 alert mail: {mail_dir}/ (SMTP sink on {smtp})\n\n\
+             \x20 alert mail: {mail_dir}/ (SMTP sink on {smtp}{alerting})\n\n\
              Ctrl-C stops everything.\n",
             dir = dir.display(),
             leader = self.leader,

@@ -1,7 +1,8 @@
 //! What `spider-up` does, in order: the layout, the masters, the demo site, the slaves' Python,
 //! the SMTP sink (`mail_sink.py`, storing alert mail in `<dir>/mail/`) and the slaves, then the
-//! provisioning through the API and the summary; then it waits in the foreground until
-//! SIGINT/SIGTERM (reporting children that exit) and stops every child.
+//! provisioning through the API (demo alerting first, so later steps' alerts are mailed) and the
+//! summary; then it waits in the foreground until SIGINT/SIGTERM (reporting children that exit)
+//! and stops every child.
 
 use std::time::Duration;
 
@@ -135,6 +136,7 @@ async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
     let masters = layout.master_ports.keys().map(|&id| layout.master_url(id)).collect();
     let mut api = provision::Api::new(masters, layout.admin_token.clone(), timeout)?;
     let leader = api.wait_for_leader().await?;
+    let demo_alerting = api.ensure_demo_alerting(layout.smtp_port).await?;
     for name in layout.slave_ports.keys() {
         api.register_slave(name, &layout.slave_url(name)).await?;
     }
@@ -152,6 +154,7 @@ async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
     let schedule = api.ensure_schedule(&layout.demo_site_url()).await?;
     let mut file = report::ClusterFile::new(&layout, &sup.pids(), leader);
     file.demo_schedule = Some(schedule);
+    file.demo_alerting = demo_alerting;
     file.write(&dir)?;
     println!("{}", file.summary(&dir));
     Ok(())
