@@ -10,6 +10,10 @@
 //!   when each `schedule.json` arrives — and its registration.
 //! - [`wait`]: [`eventually`], the poll-until-true helper with a deadline that reports what it
 //!   last saw (no test sleeps and hopes).
+//! - [`smtp_sink`]: [`SmtpSink`] — a real SMTP server (aiosmtpd running `spider-up`'s
+//!   `devcluster/src/mail_sink.py`) that stores each message; read back parsed as [`Mail`],
+//!   waited for, stopped and started again on the same port.
+//! - [`python`]: [`venv_python`], the project's Python (`SPIDER_PYTHON` or the setup venv).
 //!
 //! Real-process clusters are not here: `spider-up` (crate `devcluster`) runs the real binaries,
 //! and master's failover test reuses its layout and provisioning.
@@ -23,11 +27,16 @@
 
 pub mod cluster;
 pub mod http;
+pub mod python;
+pub mod smtp_sink;
 pub mod stand_in;
 pub mod wait;
 
 pub use cluster::*;
 pub use http::*;
+pub use python::venv_python;
+pub use smtp_sink::Mail;
+pub use smtp_sink::SmtpSink;
 pub use wait::eventually;
 
 static TRACING: std::sync::Once = std::sync::Once::new();

@@ -1,5 +1,6 @@
 //! The data directory of `up`: its free loopback ports, secrets and per-master TOML configs,
-//! kept in `<dir>/up.json` so that a restart reuses them (the cluster rejoins from disk).
+//! kept in `<dir>/up.json` so that a restart reuses them (the cluster rejoins from disk); the
+//! command lines of the masters, the slaves and the SMTP sink (`mail_sink.py`, embedded).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +17,8 @@ use master::config::MasterConfig;
 pub const MASTERS: u64 = 3;
 pub const SLAVES: usize = 2;
 const STATE_FILE: &str = "up.json";
+/// The SMTP sink (aiosmtpd) the demo alert mail goes to; the same file the tests' sink runs.
+const MAIL_SINK_PY: &str = include_str!("mail_sink.py");
 
 /// What must stay the same across restarts of `up` on one directory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -27,6 +30,10 @@ pub struct Layout {
     /// Slave name → HTTP port (Scrapyd API).
     pub slave_ports: BTreeMap<String, u16>,
     pub demo_site_port: u16,
+    /// The SMTP sink's port; 0 in an `up.json` written before the sink existed (one is then
+    /// chosen and stored).
+    #[serde(default)]
+    pub smtp_port: u16,
     /// Filled at run time, not stored.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -46,6 +53,17 @@ fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
         .collect::<Result<Vec<_>, _>>()
         .context("cannot bind a loopback port")?;
     listeners.iter().map(|l| l.local_addr().map(|a| a.port()).context("no local address")).collect()
+}
+
+/// A free loopback port that is none of `taken` (ports of a cluster that is not running now).
+fn free_port_besides(taken: &[u16]) -> anyhow::Result<u16> {
+    for _ in 0..100 {
+        let port = free_ports(1)?[0];
+        if !taken.contains(&port) {
+            return Ok(port);
+        }
+    }
+    anyhow::bail!("no free loopback port besides {taken:?}")
 }
 
 /// Makes the directory absolute without requiring it to exist.
@@ -85,9 +103,13 @@ impl Layout {
                 anyhow::bail!("{} describes another cluster shape; run with --fresh", state.display());
             }
             l.dir = dir;
+            if l.smtp_port == 0 {
+                l.smtp_port = free_port_besides(&l.ports())?;
+                write_private(&state, &serde_json::to_string_pretty(&l)?)?;
+            }
             return Ok(l);
         }
-        let ports = free_ports(MASTERS as usize + SLAVES + 1)?;
+        let ports = free_ports(MASTERS as usize + SLAVES + 2)?;
         let l = Layout {
             cluster_secret: format!("dev-{}", random_hex(16)?),
             admin_token: format!("spt_dev_{}", random_hex(16)?),
@@ -96,7 +118,8 @@ impl Layout {
                 .map(|i| format!("slave-{i}"))
                 .zip(ports[MASTERS as usize..].iter().copied())
                 .collect(),
-            demo_site_port: ports[ports.len() - 1],
+            demo_site_port: ports[MASTERS as usize + SLAVES],
+            smtp_port: ports[MASTERS as usize + SLAVES + 1],
             dir,
         };
         let text = serde_json::to_string_pretty(&l)?;
@@ -114,6 +137,23 @@ impl Layout {
 
     pub fn demo_site_url(&self) -> String {
         format!("http://127.0.0.1:{}/", self.demo_site_port)
+    }
+
+    /// Every port of the layout.
+    fn ports(&self) -> Vec<u16> {
+        let mut p: Vec<u16> = self.master_ports.values().chain(self.slave_ports.values()).copied().collect();
+        p.extend([self.demo_site_port, self.smtp_port]);
+        p
+    }
+
+    /// The SMTP sink's address, `127.0.0.1:<port>`.
+    pub fn smtp_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.smtp_port)
+    }
+
+    /// Where the SMTP sink stores each message as a `.eml` file.
+    pub fn mail_dir(&self) -> PathBuf {
+        self.dir.join("mail")
     }
 
     pub fn log_path(&self, name: &str) -> PathBuf {
@@ -151,6 +191,19 @@ impl Layout {
         let config = self.write_master_config(id)?;
         let mut cmd = child_command(exe);
         cmd.arg("run").arg("--config").arg(config).current_dir(&self.dir);
+        Ok(cmd)
+    }
+
+    /// The command line of the SMTP sink: `python <dir>/mail_sink.py` (written on every start,
+    /// so an upgraded `up` runs its own copy) listening on [`Layout::smtp_addr`], storing into
+    /// [`Layout::mail_dir`].
+    pub fn mail_sink_command(&self, python: &Path) -> anyhow::Result<std::process::Command> {
+        let script = self.dir.join("mail_sink.py");
+        std::fs::write(&script, MAIL_SINK_PY).with_context(|| format!("cannot write {}", script.display()))?;
+        let mail = self.mail_dir();
+        std::fs::create_dir_all(&mail).with_context(|| format!("cannot create {}", mail.display()))?;
+        let mut cmd = child_command(python);
+        cmd.arg(script).arg("--listen").arg(self.smtp_addr()).arg("--dir").arg(mail).current_dir(&self.dir);
         Ok(cmd)
     }
 
@@ -209,12 +262,38 @@ mod tests {
         let b = Layout::load_or_create(tmp.path(), false).expect("reuse");
         assert_eq!(a.master_ports, b.master_ports);
         assert_eq!(a.admin_token, b.admin_token);
+        assert_eq!(a.smtp_port, b.smtp_port);
+        let mut ports = a.ports();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), MASTERS as usize + SLAVES + 2, "distinct ports: {:?}", a.ports());
         let path = a.write_master_config(2).expect("config");
         let cfg = MasterConfig::from_toml(&std::fs::read_to_string(path).expect("read")).expect("parse");
         assert_eq!(cfg.node_id, 2);
         assert_eq!(cfg.peers.len(), 3);
         let c = Layout::load_or_create(tmp.path(), true).expect("fresh");
         assert_ne!(a.admin_token, c.admin_token);
+    }
+
+    #[test]
+    fn a_layout_from_before_the_mail_sink_gains_a_kept_smtp_port() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let a = Layout::load_or_create(tmp.path(), false).expect("create");
+        let state = tmp.path().join(STATE_FILE);
+        let mut v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state).expect("read")).expect("json");
+        v.as_object_mut().expect("object").remove("smtp_port");
+        std::fs::write(&state, v.to_string()).expect("write");
+        let b = Layout::load_or_create(tmp.path(), false).expect("old layout");
+        assert_eq!(a.master_ports, b.master_ports);
+        assert_ne!(b.smtp_port, 0);
+        assert!(!a.ports()[..a.ports().len() - 1].contains(&b.smtp_port));
+        let c = Layout::load_or_create(tmp.path(), false).expect("reuse");
+        assert_eq!(b.smtp_port, c.smtp_port, "the chosen port is stored");
+        let cmd = c.mail_sink_command(Path::new("/usr/bin/python3")).expect("command");
+        assert!(tmp.path().join("mail_sink.py").is_file() && c.mail_dir().is_dir());
+        let args: Vec<_> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert_eq!(args[1..3], ["--listen".to_string(), c.smtp_addr()]);
     }
 
     #[test]

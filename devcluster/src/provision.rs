@@ -1,6 +1,7 @@
 //! Provisioning the cluster through its HTTP API with the admin token: wait for a leader,
-//! register the slaves, upload the demo egg, wait for it on every slave, create the demo
-//! schedule. Every step finds what an earlier run made and reuses it.
+//! point demo alerting at the SMTP sink, register the slaves, upload the demo egg, wait for it
+//! on every slave, create the demo schedule. Every step finds what an earlier run made and
+//! reuses it (or is a `PUT`).
 
 use std::time::Duration;
 
@@ -11,6 +12,37 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::demo;
+
+/// The demo mail channel's name; every demo alert rule routes to it.
+pub const DEMO_CHANNEL: &str = "demo-mail";
+/// Sender and recipient of the demo alert mail (all of it lands in the SMTP sink).
+pub const DEMO_FROM: &str = "spider-platform <alerts@spider-platform.localhost>";
+pub const DEMO_TO: &str = "oncall@spider-platform.localhost";
+/// The demo alert rules: name and the event kinds it routes (recoveries are implied).
+pub const DEMO_RULES: &[(&str, &[&str])] = &[
+    ("failover", &["failover"]),
+    ("spider-errors", &["spider_error"]),
+    ("nodes", &["node_down"]),
+    ("deploys", &["deploy_failed", "dispatch_failed"]),
+];
+
+/// The `PUT` requests that configure demo alerting: the mail channel to the sink on
+/// `127.0.0.1:smtp_port`, then each rule. Paths are under `/api/v1`.
+pub fn demo_alerting_requests(smtp_port: u16) -> Vec<(String, Value)> {
+    let channel = json!({
+        "type": "email",
+        "host": "127.0.0.1",
+        "port": smtp_port,
+        "security": "none",
+        "from": DEMO_FROM,
+        "to": [DEMO_TO],
+    });
+    let mut out = vec![(format!("/channels/{DEMO_CHANNEL}"), channel)];
+    out.extend(DEMO_RULES.iter().map(|(name, kinds)| {
+        (format!("/alert-rules/{name}"), json!({"name": name, "kinds": kinds, "channels": [DEMO_CHANNEL]}))
+    }));
+    out
+}
 
 /// A client for the masters' API.
 pub struct Api {
@@ -94,6 +126,27 @@ impl Api {
             }
             tick(deadline, "a leader (see the master logs)").await?;
         }
+    }
+
+    /// Configures demo alerting ([`demo_alerting_requests`]): `Ok(true)` once every `PUT`
+    /// answered 2xx. A master without the alerting API answers 404: that is a warning (printed
+    /// once) and `Ok(false)`, so `up` works on builds from before it; any other status is an error.
+    pub async fn ensure_demo_alerting(&self, smtp_port: u16) -> anyhow::Result<bool> {
+        for (path, body) in demo_alerting_requests(smtp_port) {
+            let (status, v) = self.send(|| self.http.put(self.url(&path)).json(&body)).await?;
+            if status == StatusCode::NOT_FOUND {
+                eprintln!("up: warning: alerting API not available: demo mail channel not configured");
+                return Ok(false);
+            }
+            if !status.is_success() {
+                anyhow::bail!("configuring demo alerting: PUT /api/v1{path}: {status} {v}");
+            }
+        }
+        let rules = DEMO_RULES.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+        eprintln!(
+            "up: demo alerting: rules {rules} mail {DEMO_TO} through channel {DEMO_CHANNEL} (127.0.0.1:{smtp_port})"
+        );
+        Ok(true)
     }
 
     /// Registers a slave, or reuses (and if needed updates) the node already registered.
@@ -217,6 +270,18 @@ impl Api {
     }
 }
 
+/// Waits until something accepts TCP connections on `addr` (`host:port`).
+pub async fn wait_tcp(addr: &str, what: &str, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let connect = tokio::net::TcpStream::connect(addr);
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), connect).await {
+            return Ok(());
+        }
+        tick(deadline, what).await?;
+    }
+}
+
 /// Waits until `url` answers 2xx.
 pub async fn wait_http(url: &str, what: &str, timeout: Duration) -> anyhow::Result<()> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(2)).build()?;
@@ -226,5 +291,96 @@ pub async fn wait_http(url: &str, what: &str, timeout: Duration) -> anyhow::Resu
             return Ok(());
         }
         tick(deadline, what).await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::Mutex;
+
+    use axum::http::HeaderMap;
+    use axum::http::Method;
+    use axum::http::Uri;
+
+    use super::*;
+
+    /// (method, path, authorization, JSON body) of each request the stand-in API received.
+    type Seen = Arc<Mutex<Vec<(String, String, String, Value)>>>;
+
+    /// A real HTTP server on loopback standing in for the masters' API: records every request
+    /// and answers `answer(path)`.
+    async fn api_answering(answer: fn(&str) -> (u16, &'static str)) -> (Api, Seen) {
+        let seen = Seen::default();
+        let rec = seen.clone();
+        let app = axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: String| {
+            let rec = rec.clone();
+            async move {
+                let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                let v = serde_json::from_str(&body).unwrap_or(Value::String(body));
+                rec.lock().expect("lock").push((method.to_string(), uri.path().to_string(), auth, v));
+                let (status, text) = answer(uri.path());
+                (StatusCode::from_u16(status).expect("status"), text)
+            }
+        });
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", l.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(l, app).await });
+        let api = Api::new(vec![url], "tok".into(), Duration::from_secs(5)).expect("api");
+        (api, seen)
+    }
+
+    #[tokio::test]
+    async fn demo_alerting_puts_the_channel_then_every_rule() {
+        let (api, seen) = api_answering(|_| (200, "{}")).await;
+        assert!(api.ensure_demo_alerting(2525).await.expect("configured"));
+        let seen = seen.lock().expect("lock").clone();
+        let paths: Vec<&str> = seen.iter().map(|(_, p, _, _)| p.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/api/v1/channels/demo-mail",
+                "/api/v1/alert-rules/failover",
+                "/api/v1/alert-rules/spider-errors",
+                "/api/v1/alert-rules/nodes",
+                "/api/v1/alert-rules/deploys"
+            ]
+        );
+        assert!(seen.iter().all(|(m, _, a, _)| m == "PUT" && a == "Bearer tok"), "{seen:?}");
+        assert_eq!(
+            seen[0].3,
+            json!({"type": "email", "host": "127.0.0.1", "port": 2525, "security": "none",
+                   "from": "spider-platform <alerts@spider-platform.localhost>",
+                   "to": ["oncall@spider-platform.localhost"]})
+        );
+        assert_eq!(seen[1].3, json!({"name": "failover", "kinds": ["failover"], "channels": ["demo-mail"]}));
+        assert_eq!(seen[2].3, json!({"name": "spider-errors", "kinds": ["spider_error"], "channels": ["demo-mail"]}));
+        assert_eq!(seen[3].3, json!({"name": "nodes", "kinds": ["node_down"], "channels": ["demo-mail"]}));
+        assert_eq!(
+            seen[4].3,
+            json!({"name": "deploys", "kinds": ["deploy_failed", "dispatch_failed"], "channels": ["demo-mail"]})
+        );
+        // Idempotent: the same PUTs again.
+        assert!(api.ensure_demo_alerting(2525).await.expect("again"));
+    }
+
+    #[tokio::test]
+    async fn a_master_without_the_alerting_api_is_a_warning_not_a_failure() {
+        let (api, seen) = api_answering(|_| (404, r#"{"error":"not found"}"#)).await;
+        assert!(!api.ensure_demo_alerting(2525).await.expect("not a failure"));
+        assert_eq!(seen.lock().expect("lock").len(), 1, "stops at the first 404");
+        let (api, _) = api_answering(|p| if p.contains("alert-rules") { (404, "") } else { (200, "{}") }).await;
+        assert!(!api.ensure_demo_alerting(2525).await.expect("not a failure"));
+    }
+
+    #[tokio::test]
+    async fn any_other_refusal_is_an_error_with_status_and_body() {
+        let (api, _) =
+            api_answering(|p| if p.ends_with("/nodes") { (400, "unknown kind node_down") } else { (200, "{}") }).await;
+        let e = api.ensure_demo_alerting(2525).await.expect_err("refused").to_string();
+        assert!(
+            e.contains("/api/v1/alert-rules/nodes") && e.contains("400") && e.contains("unknown kind node_down"),
+            "{e}"
+        );
     }
 }

@@ -35,6 +35,14 @@ pub struct ClusterFile {
     pub demo_version: String,
     /// The demo schedule's id.
     pub demo_schedule: Option<String>,
+    /// Where the SMTP sink stores every message it receives (one `.eml` file each).
+    pub mail_dir: String,
+    /// The SMTP sink's address (`127.0.0.1:<port>`, plain SMTP, no auth).
+    pub smtp: String,
+    /// Whether the demo alert rules and mail channel were configured (false on a master
+    /// without the alerting API).
+    #[serde(skip)]
+    pub demo_alerting: bool,
 }
 
 impl ClusterFile {
@@ -57,6 +65,9 @@ impl ClusterFile {
             demo_project: crate::demo::PROJECT.into(),
             demo_version: crate::demo::egg_version(),
             demo_schedule: None,
+            mail_dir: layout.mail_dir().display().to_string(),
+            smtp: layout.smtp_addr(),
+            demo_alerting: false,
         }
     }
 
@@ -85,6 +96,7 @@ impl ClusterFile {
             Some(id) => format!("schedule {id} runs {}/quotes every minute", self.demo_project),
             None => "no demo schedule: this build has no /api/v1/schedules".into(),
         };
+        let alerting = if self.demo_alerting { "" } else { "; no alert rules: this build has no alerting API" };
         format!(
             "\nspider-platform dev cluster is up (data and logs in {dir}, summary in {dir}/cluster.json)\n\
              \x20 API:        {leader}/api/v1  (any master serves: {masters})\n\
@@ -92,7 +104,8 @@ impl ClusterFile {
              \x20 try:        curl -H 'Authorization: Bearer {token}' {leader}/api/v1/cluster\n\
              \x20 slaves:     {slaves}   (Scrapyd API and pages)\n\
              \x20 demo site:  {site}\n\
-             \x20 demo:       project {project} {version} deployed to every slave; {schedule}\n\n\
+             \x20 demo:       project {project} {version} deployed to every slave; {schedule}\n\
+             \x20 alert mail: {mail_dir}/ (SMTP sink on {smtp}{alerting})\n\n\
              Ctrl-C stops everything.\n",
             dir = dir.display(),
             leader = self.leader,
@@ -100,6 +113,8 @@ impl ClusterFile {
             site = self.demo_site,
             project = self.demo_project,
             version = self.demo_version,
+            mail_dir = self.mail_dir,
+            smtp = self.smtp,
         )
     }
 }

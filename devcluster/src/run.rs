@@ -1,6 +1,8 @@
-//! What `spider-up` does, in order: the layout, the masters, the demo site, the slaves' Python and
-//! the slaves, then the provisioning through the API and the summary; then it waits in the
-//! foreground until SIGINT/SIGTERM (reporting children that exit) and stops every child.
+//! What `spider-up` does, in order: the layout, the masters, the demo site, the slaves' Python,
+//! the SMTP sink (`mail_sink.py`, storing alert mail in `<dir>/mail/`) and the slaves, then the
+//! provisioning through the API (demo alerting first, so later steps' alerts are mailed) and the
+//! summary; then it waits in the foreground until SIGINT/SIGTERM (reporting children that exit)
+//! and stops every child.
 
 use std::time::Duration;
 
@@ -19,6 +21,9 @@ use crate::provision;
 use crate::report;
 use crate::venv;
 use crate::UpArgs;
+
+/// The SMTP sink's process (and log) name.
+const MAIL_SINK: &str = "mail-sink";
 
 /// SIGINT and SIGTERM, installed before anything starts so neither kills `up` half-way.
 struct Signals {
@@ -112,6 +117,9 @@ async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
     eprintln!("up: demo site on {}", layout.demo_site_url());
 
     let python = venv::ensure_python(args.python.as_deref(), &dir).await?;
+    let cmd = tokio::process::Command::from(layout.mail_sink_command(&python)?);
+    let pid = sup.spawn(MAIL_SINK, cmd, &layout.log_path(MAIL_SINK))?;
+    eprintln!("up: started {MAIL_SINK} (pid {pid}) on {}, mail in {}", layout.smtp_addr(), layout.mail_dir().display());
     for name in layout.slave_ports.keys() {
         let cmd = tokio::process::Command::from(layout.slave_command(&slave_bin, name, &python)?);
         let pid = sup.spawn(name, cmd, &layout.log_path(name))?;
@@ -121,11 +129,14 @@ async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
         let url = format!("{}/daemonstatus.json", layout.slave_url(name));
         provision::wait_http(&url, &format!("{name} (see {})", layout.log_path(name).display()), timeout).await?;
     }
+    let what = format!("{MAIL_SINK} on {} (see {})", layout.smtp_addr(), layout.log_path(MAIL_SINK).display());
+    provision::wait_tcp(&layout.smtp_addr(), &what, timeout).await?;
 
     eprintln!("up: waiting for the masters to elect a leader");
     let masters = layout.master_ports.keys().map(|&id| layout.master_url(id)).collect();
     let mut api = provision::Api::new(masters, layout.admin_token.clone(), timeout)?;
     let leader = api.wait_for_leader().await?;
+    let demo_alerting = api.ensure_demo_alerting(layout.smtp_port).await?;
     for name in layout.slave_ports.keys() {
         api.register_slave(name, &layout.slave_url(name)).await?;
     }
@@ -143,6 +154,7 @@ async fn start(args: &UpArgs, sup: &Supervisor) -> anyhow::Result<()> {
     let schedule = api.ensure_schedule(&layout.demo_site_url()).await?;
     let mut file = report::ClusterFile::new(&layout, &sup.pids(), leader);
     file.demo_schedule = Some(schedule);
+    file.demo_alerting = demo_alerting;
     file.write(&dir)?;
     println!("{}", file.summary(&dir));
     Ok(())

@@ -1,5 +1,6 @@
-//! The Python interpreter the slaves run Scrapy with: `--python` / `SPIDER_PYTHON`, else
-//! `<dir>/venv`, created with `python3 -m venv` and filled by pip, its progress shown.
+//! The Python interpreter the slaves run Scrapy with (and the SMTP sink aiosmtpd with):
+//! `--python` / `SPIDER_PYTHON`, else `<dir>/venv`, created with `python3 -m venv` and filled by
+//! pip, its progress shown.
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -8,11 +9,11 @@ use std::process::Stdio;
 use anyhow::Context;
 use tokio::io::AsyncBufReadExt;
 
-/// What the slaves and the egg build need.
-const PACKAGES: &[&str] = &["scrapy", "setuptools", "wheel"];
-const CHECK: &str = "import scrapy, setuptools; print(scrapy.__version__)";
+/// What the slaves, the egg build and the SMTP sink need.
+const PACKAGES: &[&str] = &["scrapy", "setuptools", "wheel", "aiosmtpd"];
+const CHECK: &str = "import scrapy, setuptools, aiosmtpd; print(scrapy.__version__)";
 
-/// Scrapy's version if `python` can import Scrapy and setuptools.
+/// Scrapy's version if `python` can import Scrapy, setuptools and aiosmtpd.
 async fn scrapy_version(python: &Path) -> Option<String> {
     let out = tokio::process::Command::new(python)
         .args(["-c", CHECK])
@@ -56,7 +57,8 @@ pub async fn ensure_python(explicit: Option<&Path>, dir: &Path) -> anyhow::Resul
                 Ok(p.to_path_buf())
             }
             None => anyhow::bail!(
-                "{} cannot import scrapy and setuptools; install them (`{} -m pip install scrapy setuptools`) \
+                "{} cannot import scrapy, setuptools and aiosmtpd; install them \
+                 (`{} -m pip install scrapy setuptools aiosmtpd`) \
                  or leave --python/SPIDER_PYTHON unset to let `up` create a venv",
                 p.display(),
                 p.display()
@@ -84,6 +86,6 @@ pub async fn ensure_python(explicit: Option<&Path>, dir: &Path) -> anyhow::Resul
             eprintln!("up: Scrapy {v} ready");
             Ok(python)
         }
-        None => anyhow::bail!("{} still cannot import scrapy after pip install", python.display()),
+        None => anyhow::bail!("{} still cannot import scrapy and aiosmtpd after pip install", python.display()),
     }
 }

@@ -1,6 +1,7 @@
 //! `spider-up` end to end: the real binary starts 3 real `spider-master`s and 2 `spider-slave`s
 //! (found next to it, as `scripts/up.sh` runs it), deploys the demo egg, a crawl of the demo
-//! site yields items, and SIGTERM stops every child.
+//! site yields items, mail sent to its SMTP sink lands in `<dir>/mail/`, and SIGTERM stops every
+//! child.
 //! Needs SPIDER_PYTHON (a Python with Scrapy) and the workspace's binaries built
 //! (`cargo build --release --workspace`: spider-master and spider-slave next to spider-up).
 
@@ -13,6 +14,11 @@ use std::time::Duration;
 use std::time::Instant;
 
 use cluster_harness::eventually;
+use cluster_harness::smtp_sink::read_mails;
+use lettre::AsyncSmtpTransport;
+use lettre::AsyncTransport;
+use lettre::Message;
+use lettre::Tokio1Executor;
 use serde_json::Value;
 
 const DEADLINE: Duration = Duration::from_secs(240);
@@ -88,6 +94,7 @@ async fn up_starts_a_cluster_that_deploys_and_crawls_then_stops_cleanly() {
     })
     .await;
     check_cluster(&cluster, &dir).await;
+    let smtp = check_mail(&cluster, &dir, &up_log).await;
 
     // SIGTERM: every child gone, exit status 0.
     let pids: Vec<u64> = ["masters", "slaves"]
@@ -116,6 +123,67 @@ async fn up_starts_a_cluster_that_deploys_and_crawls_then_stops_cleanly() {
         }
     })
     .await;
+    assert!(std::net::TcpStream::connect(&smtp).is_err(), "the SMTP sink on {smtp} still listens after up stopped");
+}
+
+/// `cluster.json` names the mail dir and the SMTP sink; a message sent there (plain SMTP, as
+/// the masters' alert mail goes) is stored in the mail dir, whole. Returns the sink's address.
+async fn check_mail(cluster: &Value, dir: &Path, up_log: &Path) -> String {
+    let mail_dir = PathBuf::from(cluster["mail_dir"].as_str().expect("mail_dir"));
+    assert_eq!(mail_dir, dir.join("mail"), "{cluster}");
+    assert!(mail_dir.is_dir(), "{} missing", mail_dir.display());
+    let smtp = cluster["smtp"].as_str().expect("smtp").to_string();
+    let port: u16 =
+        smtp.strip_prefix("127.0.0.1:").and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("smtp: {smtp}"));
+    let up_json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("up.json")).expect("up.json")).expect("json");
+    assert_eq!(up_json["smtp_port"].as_u64(), Some(u64::from(port)), "the port is kept in up.json");
+    let summary = format!("alert mail: {}/ (SMTP sink on {smtp}", mail_dir.display());
+    eventually("the summary to say where alert mail lands", Duration::from_secs(20), || {
+        let log = std::fs::read_to_string(up_log).unwrap_or_default();
+        let found = log.contains(&summary);
+        async move {
+            if found {
+                Ok(())
+            } else {
+                Err(log)
+            }
+        }
+    })
+    .await;
+
+    let before = read_mails(&mail_dir).expect("mail dir").len();
+    let m = Message::builder()
+        .from("up test <test@spider-platform.localhost>".parse().expect("from"))
+        .to("oncall@spider-platform.localhost".parse().expect("to"))
+        .subject("up.rs: does mail land in the mail dir?")
+        .body("It does.\n".to_string())
+        .expect("message");
+    let smtp_client = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(port)
+        .timeout(Some(Duration::from_secs(10)))
+        .build();
+    smtp_client.send(m).await.expect("the SMTP sink accepts mail");
+    let mail = eventually("the test mail in the mail dir", Duration::from_secs(20), || {
+        let mails = read_mails(&mail_dir).map_err(|e| format!("{e:#}"));
+        async move {
+            let mails = mails?;
+            mails
+                .into_iter()
+                .skip(before)
+                .find(|m| m.subject == "up.rs: does mail land in the mail dir?")
+                .ok_or_else(|| "not yet".to_string())
+        }
+    })
+    .await;
+    assert_eq!(mail.path.parent(), Some(mail_dir.as_path()));
+    assert_eq!(
+        (mail.from.as_str(), mail.to.as_slice()),
+        ("test@spider-platform.localhost", ["oncall@spider-platform.localhost".to_string()].as_slice())
+    );
+    assert_eq!(mail.text_body.trim_end(), "It does.");
+    assert!(dir.join("logs/mail-sink.log").is_file());
+    smtp
 }
 
 async fn check_cluster(cluster: &Value, dir: &Path) {
