@@ -246,6 +246,17 @@ impl MasterConfig {
 
     /// Checks everything that can be checked before binding sockets or opening the store.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        for (i, t) in self.alerts.metrics.iter().enumerate() {
+            if !["cpu", "memory", "disk", "load"].contains(&t.metric.as_str()) {
+                return Err(ConfigError(format!(
+                    "alerts.metrics[{i}].metric: {:?} is not cpu, memory, disk or load",
+                    t.metric
+                )));
+            }
+            if !t.at_least.is_finite() || t.at_least < 0.0 {
+                return Err(ConfigError(format!("alerts.metrics[{i}].at_least: must be a number >= 0")));
+            }
+        }
         if self.node_id == 0 {
             return Err(ConfigError("node_id must be > 0".into()));
         }

@@ -32,7 +32,8 @@ pub fn firing_conditions(state: &State) -> BTreeSet<String> {
 }
 
 /// A node committed down whose outage the ledger lacks; a node up whose last outage still fires.
-pub fn node_events(state: &State, firing: &BTreeSet<String>) -> Vec<AlertEvent> {
+/// `failed_checks` is the health checker's threshold (what it took to commit the node down).
+pub fn node_events(state: &State, firing: &BTreeSet<String>, failed_checks: u32) -> Vec<AlertEvent> {
     let mut out = Vec::new();
     for n in state.nodes.values() {
         match &n.status {
@@ -47,7 +48,7 @@ pub fn node_events(state: &State, firing: &BTreeSet<String>) -> Vec<AlertEvent> 
                     node: n.id.clone(),
                     down_since_ms: *since_ms,
                     up_since_ms: None,
-                    failed_checks: 0,
+                    failed_checks,
                     last_error: Some(reason.clone()),
                     lost_jobs,
                 });
@@ -188,7 +189,7 @@ mod tests {
         let mut s = State::default();
         s.nodes.insert("s1".into(), node("s1", NodeStatus::Down { since_ms: 77, reason: "refused".into() }));
         s.nodes.insert("s2".into(), node("s2", NodeStatus::Up { since_ms: 5 }));
-        let evs = node_events(&s, &firing_conditions(&s));
+        let evs = node_events(&s, &firing_conditions(&s), 3);
         assert_eq!(evs.len(), 1);
         assert_eq!(evs[0].alert_id().0, "node:s1:down:77");
         // Nothing firing for s2: its being up is no event.

@@ -20,6 +20,7 @@
 pub mod events;
 pub mod failover;
 pub mod jobs;
+pub mod metrics;
 pub mod send;
 
 use std::collections::BTreeMap;
@@ -114,12 +115,26 @@ pub async fn run(ctx: LeaderContext) {
                 .read(|s| failover::event(s, previous.as_ref(), contact, node.id, ctx.term, elected_ms, on_time_ms));
             inputs.extend(ev.map(|event| Input::Event { event }));
         }
+        // This master's polled metrics of every node, for the thresholds.
+        let series: Vec<(String, Vec<crate::slaves::metrics::Sample>)> = if cfg.metrics.is_empty() {
+            vec![]
+        } else {
+            let ids = node.state.read(|s| s.nodes.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>());
+            ids.into_iter()
+                .map(|id| (id.clone(), node.slave_metrics.series(&id).samples.into_iter().collect()))
+                .collect()
+        };
         // Events off the state (cheap: nodes and projects are small; jobs and fires only when
         // their tables changed, fires through the ledger's journal).
         let (found, candidates, firing) = node.state.read(|s| {
             let firing = events::firing_conditions(s);
-            let mut found = events::node_events(s, &firing);
+            let mut found = events::node_events(s, &firing, node.config.slaves.down_after_failures);
             found.extend(events::deploy_events(s));
+            for (id, samples) in &series {
+                for t in &cfg.metrics {
+                    found.extend(metrics::events(s, id, samples, t));
+                }
+            }
             let fires_now = s.fires.generation();
             if fires_generation != Some(fires_now) {
                 let changed: Option<Vec<_>> = fires_generation
