@@ -76,6 +76,27 @@ pub fn event(
     }))
 }
 
+/// Failovers to announced terms before `current` whose leader died before deciding their
+/// alert (within its settle time): decided by the next leader, from the announcements alone
+/// (the leaderless time is not known then: 0).
+pub fn missed(state: &State, leaders: &[LeaderMark], current: u64) -> Vec<AlertEvent> {
+    leaders
+        .windows(2)
+        .filter(|w| w[0].term < w[1].term && w[1].term < current)
+        .filter(|w| !state.alerts.contains(&format!("failover:term-{}", w[1].term)))
+        .map(|w| {
+            AlertEvent::Failover(FailoverEvent {
+                old_leader: Some(master_name(w[0].node_id)),
+                new_leader: master_name(w[1].node_id),
+                term: w[1].term,
+                leaderless_ms: 0,
+                elected_at_ms: w[1].since_ms,
+                affected_fires: vec![],
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,5 +113,17 @@ mod tests {
         assert_eq!((f.old_leader.as_deref(), f.new_leader.as_str(), f.term), (Some("master-1"), "master-2", 5));
         assert_eq!(f.leaderless_ms, 1_250);
         assert!(event(&s, Some(&LeaderMark { term: 5, ..prev }), contact, 2, 5, 10_250, 10_000).is_none());
+    }
+
+    #[test]
+    fn a_term_whose_leader_died_before_its_alert_is_decided_by_the_next() {
+        let s = State::default();
+        let marks = [
+            LeaderMark { term: 1, node_id: 1, since_ms: 0 },
+            LeaderMark { term: 3, node_id: 2, since_ms: 50 },
+            LeaderMark { term: 4, node_id: 3, since_ms: 90 },
+        ];
+        let ids: Vec<String> = missed(&s, &marks, 4).iter().map(|e| e.alert_id().0).collect();
+        assert_eq!(ids, vec!["failover:term-3"], "term 4 is the caller's own; term 1 had no predecessor");
     }
 }

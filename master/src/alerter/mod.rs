@@ -86,7 +86,8 @@ pub async fn run(ctx: LeaderContext) {
     let on_time_ms = node.config.scheduler.on_time_ms;
     let elected_ms = WallClock::now_ms();
     let contact = node.last_leader_contact();
-    let previous = node.state.read(|s| s.alert_engine().and_then(|e| e.leader.clone()));
+    let (previous, history) =
+        node.state.read(|s| s.alert_engine().map(|e| (e.leader.clone(), e.leaders.clone())).unwrap_or_default());
     let mark = LeaderMark { term: ctx.term, node_id: node.id, since_ms: elected_ms };
     if term.commit(Command::AlertStep { leader: Some(mark), inputs: vec![] }).await.is_err() {
         return;
@@ -101,7 +102,10 @@ pub async fn run(ctx: LeaderContext) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
     let sends = Arc::new(Semaphore::new(SENDS_IN_FLIGHT));
     let mut last_empty_step = 0u64;
-    let mut outcomes: Vec<Input> = Vec::new();
+    // Failovers whose leader died before deciding their alert: decided now.
+    let mut outcomes: Vec<Input> = node
+        .state
+        .read(|s| failover::missed(s, &history, ctx.term).into_iter().map(|event| Input::Event { event }).collect());
     loop {
         let now = WallClock::now_ms();
         let mut inputs: Vec<Input> = std::mem::take(&mut outcomes);

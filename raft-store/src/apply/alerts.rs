@@ -27,6 +27,7 @@ use crate::state::alerts::RouteOutcome;
 use crate::state::alerts::StoredChannel;
 use crate::state::alerts::ALERTS_KEPT;
 use crate::state::alerts::ENGINE_KEY;
+use crate::state::alerts::LEADERS_KEPT;
 use crate::state::State;
 
 fn invalid(e: ConfigError) -> Applied {
@@ -172,6 +173,9 @@ pub(super) fn step(
     };
     if let Some(l) = leader {
         engine.leader = Some(l.clone());
+        engine.leaders.push(l.clone());
+        let excess = engine.leaders.len().saturating_sub(LEADERS_KEPT);
+        engine.leaders.drain(..excess);
         engine.state.resume_after_failover(now);
     }
     for input in inputs {

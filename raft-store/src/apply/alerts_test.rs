@@ -167,6 +167,7 @@ fn a_new_leader_resends_what_was_in_flight_marked_uncertain() {
     log.run(Command::AlertStep { leader: leader.clone(), inputs: vec![] });
     let engine = log.state.alert_engine().cloned().unwrap_or_default();
     assert_eq!(engine.leader, leader);
+    assert_eq!(engine.leaders.last(), leader.as_ref(), "the term is remembered");
     let d = engine.state.deliveries.items.get(&DeliveryId(id.into())).cloned().unwrap_or_else(|| panic!("gone"));
     assert!(matches!(d.state, DeliveryState::InFlight { .. }), "{:?}", d.state);
     assert!(d.uncertain && d.attempts == 2, "{d:?}");

@@ -21,6 +21,9 @@ use serde::Serializer;
 /// How many alert records the ledger keeps; the oldest (by first record) are pruned by `apply`.
 pub const ALERTS_KEPT: usize = 10_000;
 
+/// How many announced terms the engine row remembers.
+pub const LEADERS_KEPT: usize = 32;
+
 /// The key of the one row of the `alert_engine` table.
 pub const ENGINE_KEY: &str = "engine";
 
@@ -74,6 +77,10 @@ pub struct ChannelCounters {
 pub struct AlertEngine {
     pub state: AlertState,
     pub leader: Option<LeaderMark>,
+    /// The last [`LEADERS_KEPT`] announced terms, oldest first: a leader that died before it
+    /// decided its failover alert leaves its term here, and the next one decides it.
+    #[serde(default)]
+    pub leaders: Vec<LeaderMark>,
     /// Alerts that entered the ledger.
     pub alerts_recorded: u64,
     pub channels: BTreeMap<String, ChannelCounters>,
