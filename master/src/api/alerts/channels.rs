@@ -68,6 +68,10 @@ pub async fn put(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Json<ChannelView>, ApiError> {
+    // The transport is a flattened tag, whose refusal serde names no field: name it here.
+    if !matches!(body.get("type").and_then(Value::as_str), Some("email" | "webhook")) {
+        return Err(ApiError::bad("type", "must be \"email\" or \"webhook\""));
+    }
     let cfg: ChannelConfig = from_json_strict(body)?;
     Ok(Json((&ops::alerts::channels::put(&node, &name, cfg, &p).await?).into()))
 }
