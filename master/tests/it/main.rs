@@ -2,6 +2,7 @@
 //! shared `cluster-harness`, re-exported by `fixtures`); real spider-slaves (in-process) and
 //! real Scrapyd (child process) as workers.
 
+mod alerts_api;
 mod api_input;
 mod cluster;
 mod fixtures;
