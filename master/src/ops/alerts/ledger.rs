@@ -169,7 +169,7 @@ pub async fn deliveries(
         ),
         None => (Vec::new(), BTreeMap::new()),
     });
-    items.sort_by(|a: &Delivery, b: &Delivery| b.seq.cmp(&a.seq));
+    items.sort_by_key(|d: &Delivery| std::cmp::Reverse(d.seq));
     let total = items.len();
     let deliveries = items.into_iter().skip(offset.unwrap_or(0)).take(size).collect();
     Ok(DeliveryPage { deliveries, total, counters })
