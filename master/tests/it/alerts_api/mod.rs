@@ -6,6 +6,8 @@ mod config;
 mod ledger;
 mod test_send;
 
+use std::time::Duration;
+
 use alerts::config::ChannelConfig;
 use alerts::config::ChannelKind;
 use reqwest::Method;
@@ -32,4 +34,19 @@ fn stored_password(c: &TestCluster, id: u64, name: &str) -> Option<String> {
         ChannelKind::Email(s) => s.password.map(|p| p.expose().to_string()),
         ChannelKind::Webhook(w) => w.secret.map(|p| p.expose().to_string()),
     }
+}
+
+/// Waits until the alerter of `leader` announced its term (the `AlertStep` every new leader
+/// commits first), so a test that measures the log afterwards does not see that write.
+async fn alerter_started(c: &TestCluster, leader: u64) {
+    let term = c.master(leader).metrics().current_term;
+    eventually("the alerter's term mark", Duration::from_secs(20), || async {
+        let mark = c.master(leader).state.read(|s| s.alert_engine().and_then(|e| e.leader.as_ref().map(|l| l.term)));
+        if mark == Some(term) {
+            Ok(())
+        } else {
+            Err(format!("{mark:?}"))
+        }
+    })
+    .await;
 }

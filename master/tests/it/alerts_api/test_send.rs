@@ -18,6 +18,7 @@ use raft_store::Command;
 use reqwest::Method;
 use serde_json::json;
 
+use super::alerter_started;
 use super::get_ok;
 use super::stored_password;
 use crate::fixtures::*;
@@ -46,6 +47,7 @@ async fn a_test_send_reaches_a_real_smtp_server_and_a_refusal_is_a_502_with_its_
     assert_eq!(s, 200, "{v}");
 
     // No body: the failover sample, sent from the master asked (a follower), committed nowhere.
+    alerter_started(&c, leader).await;
     let before = c.master(leader).state.last_applied();
     let r = c.http.post(format!("{}/api/v1/channels/mail/test", c.url(f)));
     let (s, v) = call(r).await;
