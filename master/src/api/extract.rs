@@ -2,9 +2,11 @@
 //! 400s (naming the field) instead of axum's plain-text rejections.
 //!
 //! - [`JsonBody`]: a JSON body; serde's complaint becomes `{"field": <path>, …}`.
+//! - [`OptionalJsonBody`]: the same, or the default when the body is empty.
 //! - [`QueryParams`]: a query string; the same for its parameters.
 //! - [`Consistency`] (from `ops`): `?consistency=local|linearizable`, default local.
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::FromRequest;
@@ -15,6 +17,8 @@ use axum::http::request::Parts;
 use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::Serialize;
+use serde_json::Value;
 
 use super::error::ApiError;
 pub use crate::ops::Consistency;
@@ -36,6 +40,57 @@ where
             Err(r) => Err(json_rejection(&r)),
         }
     }
+}
+
+/// A JSON body that may be left out: an empty body (with any or no `Content-Type`) is
+/// `T::default()`; anything else is parsed like [`JsonBody`] (a `Content-Type` is not required).
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJsonBody<T>
+where
+    T: DeserializeOwned + Default + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|r| ApiError::bad("body", r.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJsonBody(T::default()));
+        }
+        from_json_bytes(&bytes).map(OptionalJsonBody)
+    }
+}
+
+/// `bytes` parsed as JSON into `T`, refused like [`JsonBody`] refuses a body (naming the field).
+pub fn from_json_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    Json::<T>::from_bytes(bytes).map(|Json(v)| v).map_err(|r| json_rejection(&r))
+}
+
+/// `v` parsed into `T`, refusing fields `T` does not have: a field of the input that `T`'s own
+/// encoding of the result lacks (at any depth of objects) is a typo the parse would have
+/// dropped silently, e.g. `passwrod` leaving a channel without its password. For the `alerts`
+/// crate's config types, which ignore unknown fields.
+pub fn from_json_strict<T: Serialize + DeserializeOwned>(v: Value) -> Result<T, ApiError> {
+    let bytes = serde_json::to_vec(&v).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let parsed: T = from_json_bytes(&bytes)?;
+    let back = serde_json::to_value(&parsed).map_err(|e| ApiError::Internal(format!("re-encoding a body: {e}")))?;
+    match unknown_field(&v, &back, "") {
+        Some(field) => Err(ApiError::bad(&field, "unknown field")),
+        None => Ok(parsed),
+    }
+}
+
+/// The first key path of `input` that `known` does not have.
+fn unknown_field(input: &Value, known: &Value, at: &str) -> Option<String> {
+    let (Value::Object(i), Value::Object(k)) = (input, known) else { return None };
+    i.iter().find_map(|(key, v)| {
+        let path = if at.is_empty() { key.clone() } else { format!("{at}.{key}") };
+        match k.get(key) {
+            None => Some(path),
+            Some(kv) => unknown_field(v, kv, &path),
+        }
+    })
 }
 
 fn json_rejection(r: &JsonRejection) -> ApiError {
@@ -145,6 +200,33 @@ mod tests {
             ("expected value at line 1 column 1", "body"),
         ] {
             assert_eq!(field_of(detail), field, "{detail}");
+        }
+    }
+
+    #[test]
+    fn strict_bodies_refuse_fields_the_type_does_not_have() {
+        #[derive(Debug, Serialize, Deserialize)]
+        struct Inner {
+            #[serde(default)]
+            a: u32,
+        }
+        #[derive(Debug, Serialize, Deserialize)]
+        struct Outer {
+            name: String,
+            #[serde(default)]
+            inner: Option<Inner>,
+        }
+        let ok: Outer = from_json_strict(serde_json::json!({"name": "x", "inner": {"a": 1}})).expect("parse");
+        assert_eq!((ok.name.as_str(), ok.inner.map(|i| i.a)), ("x", Some(1)));
+        for (body, field) in [
+            (serde_json::json!({"name": "x", "nmae": "y"}), "nmae"),
+            (serde_json::json!({"name": "x", "inner": {"b": 1}}), "inner.b"),
+            (serde_json::json!({"inner": {}}), "name"),
+        ] {
+            match from_json_strict::<Outer>(body.clone()) {
+                Err(ApiError::BadRequest { field: f, .. }) => assert_eq!(f, field, "{body}"),
+                other => panic!("{body}: {other:?}"),
+            }
         }
     }
 

@@ -5,13 +5,15 @@
 //! - `/`: a pointer to the API and docs for a person ([`root`]); `/healthz`, `/leader`: for
 //!   load balancers ([`health`]). No auth.
 //! - `/api/v1/...`: JSON, bearer tokens, errors typed by [`error::ApiError`]. One module per
-//!   resource group: [`cluster`], [`nodes`], [`projects`], [`jobs`], [`schedules`], [`debug`];
+//!   resource group: [`cluster`], [`nodes`], [`projects`], [`jobs`], [`schedules`], [`alerts`],
+//!   [`debug`];
 //!   [`extract`] parses bodies and query strings; the OpenAPI document is [`openapi`]
 //!   (`/api/v1/openapi.json`, no auth). [`routing`] records every route registered.
 //!
 //! **Invariant:** nothing outside `api` imports `api` (except the composition root that serves
 //! [`router`]); handlers never read `State` tables nor check roles themselves.
 
+pub mod alerts;
 pub mod cluster;
 pub mod debug;
 pub mod error;
@@ -45,6 +47,7 @@ pub fn routes(max_egg_bytes: usize) -> Routes {
         .merge(projects::routes(max_egg_bytes))
         .merge(jobs::routes())
         .merge(schedules::routes())
+        .merge(alerts::routes())
 }
 
 /// Builds the router, every route behind the access [`guard`]. The fallback (404) is ours so

@@ -16,6 +16,7 @@ pub const API_PREFIX: &str = "/api/v1";
 pub enum Verb {
     Get,
     Post,
+    Put,
     Patch,
     Delete,
 }
@@ -26,6 +27,7 @@ impl Verb {
         match method {
             "GET" | "HEAD" => Some(Verb::Get),
             "POST" => Some(Verb::Post),
+            "PUT" => Some(Verb::Put),
             "PATCH" => Some(Verb::Patch),
             "DELETE" => Some(Verb::Delete),
             _ => None,
@@ -37,6 +39,7 @@ impl Verb {
         match self {
             Verb::Get => "GET",
             Verb::Post => "POST",
+            Verb::Put => "PUT",
             Verb::Patch => "PATCH",
             Verb::Delete => "DELETE",
         }
@@ -109,6 +112,29 @@ pub const ROUTES: &[Route] = &[
     row(Post, "/api/v1/schedules/{id}/resume", OPERATOR),
     row(Post, "/api/v1/schedules/{id}/run", OPERATOR),
     row(Get, "/api/v1/schedules/{id}/fires", VIEWER),
+    // alerts: operators handle alerts and silences, admins configure where alerts go
+    row(Get, "/api/v1/alerts", VIEWER),
+    row(Get, "/api/v1/alerts/{id}", VIEWER),
+    row(Post, "/api/v1/alerts/{id}/ack", OPERATOR),
+    row(Post, "/api/v1/alerts/{id}/resolve", OPERATOR),
+    row(Get, "/api/v1/alert-deliveries", VIEWER),
+    row(Get, "/api/v1/channels", VIEWER),
+    row(Get, "/api/v1/channels/{name}", VIEWER),
+    row(Put, "/api/v1/channels/{name}", ADMIN),
+    row(Delete, "/api/v1/channels/{name}", ADMIN),
+    row(Post, "/api/v1/channels/{name}/test", ADMIN),
+    row(Get, "/api/v1/alert-rules", VIEWER),
+    row(Get, "/api/v1/alert-rules/{name}", VIEWER),
+    row(Put, "/api/v1/alert-rules/{name}", ADMIN),
+    row(Delete, "/api/v1/alert-rules/{name}", ADMIN),
+    row(Get, "/api/v1/silences", VIEWER),
+    row(Post, "/api/v1/silences", OPERATOR),
+    row(Get, "/api/v1/silences/{id}", VIEWER),
+    row(Delete, "/api/v1/silences/{id}", OPERATOR),
+    row(Get, "/api/v1/spider-thresholds", VIEWER),
+    row(Get, "/api/v1/spider-thresholds/{scope}", VIEWER),
+    row(Put, "/api/v1/spider-thresholds/{scope}", ADMIN),
+    row(Delete, "/api/v1/spider-thresholds/{scope}", ADMIN),
 ];
 
 /// The row of `verb` on the registered route `path`.
@@ -182,6 +208,27 @@ mod tests {
             need("POST", Some("/api/v1/schedules/{id}/run"), "/api/v1/schedules/s/run"),
             Need::Role(Role::Operator)
         );
+        // Alerting: reading is for viewers, handling alerts for operators, configuring for admins.
+        assert_eq!(
+            need("GET", Some("/api/v1/alerts/{id}"), "/api/v1/alerts/failover:term-7"),
+            Need::Role(Role::Viewer)
+        );
+        assert_eq!(
+            need("POST", Some("/api/v1/alerts/{id}/ack"), "/api/v1/alerts/failover:term-7/ack"),
+            Need::Role(Role::Operator)
+        );
+        assert_eq!(need("POST", Some("/api/v1/silences"), "/api/v1/silences"), Need::Role(Role::Operator));
+        assert_eq!(need("PUT", Some("/api/v1/channels/{name}"), "/api/v1/channels/ops"), Need::Role(Role::Admin));
+        assert_eq!(
+            need("POST", Some("/api/v1/channels/{name}/test"), "/api/v1/channels/ops/test"),
+            Need::Role(Role::Admin)
+        );
+        assert_eq!(need("PUT", Some("/api/v1/alert-rules/{name}"), "/api/v1/alert-rules/r"), Need::Role(Role::Admin));
+        assert_eq!(
+            need("DELETE", Some("/api/v1/spider-thresholds/{scope}"), "/api/v1/spider-thresholds/project:p"),
+            Need::Role(Role::Admin)
+        );
+        assert_eq!(need("PATCH", Some("/api/v1/channels/{name}"), "/api/v1/channels/ops"), Need::RouterAfterToken);
         // Registered but not in the table: refused, whatever the method.
         assert_eq!(need("GET", Some("/api/v1/secret"), "/api/v1/secret"), Need::Deny);
         assert_eq!(need("GET", Some("/elsewhere"), "/elsewhere"), Need::Deny);

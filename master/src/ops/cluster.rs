@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use openraft::ServerState;
 
+use super::alerts::ledger::AlertSummary;
 use super::OpsError;
 use crate::auth::Principal;
 use crate::cluster::membership::change;
@@ -46,6 +47,8 @@ pub struct ClusterStatus {
     pub state: ServerState,
     pub last_applied: Option<u64>,
     pub members: Vec<Member>,
+    /// What the alert engine recorded and delivered, as this master applied it.
+    pub alerts: AlertSummary,
 }
 
 /// What a load balancer asks of a master.
@@ -94,6 +97,7 @@ pub fn status(node: &MasterNode) -> ClusterStatus {
         state: m.state,
         last_applied: m.last_applied.map(|l| l.index()),
         members,
+        alerts: super::alerts::ledger::summary(node),
     }
 }
 

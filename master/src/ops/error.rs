@@ -55,6 +55,11 @@ impl OpsError {
             Rejection::UnknownVersion => OpsError::NotFound(format!("version {what}")),
             Rejection::UnknownUser => OpsError::NotFound(format!("user {what}")),
             Rejection::UnknownToken => OpsError::NotFound(format!("token {what}")),
+            Rejection::UnknownAlert => OpsError::NotFound(format!("alert {what}")),
+            Rejection::UnknownChannel => OpsError::NotFound(format!("channel {what}")),
+            Rejection::UnknownRule => OpsError::NotFound(format!("alert rule {what}")),
+            Rejection::UnknownSilence => OpsError::NotFound(format!("silence {what}")),
+            Rejection::Invalid { field, message } => OpsError::Invalid { field, message },
             Rejection::VersionConflict { current_version } => {
                 OpsError::Conflict(format!("{what} is at version {current_version}"))
             }

@@ -7,6 +7,8 @@
 //! - [`jobs`]: the job table with filters.
 //! - [`nodes`]: slaves: register, patch, remove, list with this master's latest metrics.
 //! - [`cluster`]: Raft status, health, the state digest, membership changes.
+//! - [`alerts`]: the alert ledger and deliveries (ack, resolve), channels (and their test
+//!   send), routing rules, silences, spider-error thresholds.
 //! - [`debug`]: debug aids (the scheduler's clock offset).
 //! - [`read`]: read consistency; [`names`]: the name rule; [`error`]: [`OpsError`].
 //!
@@ -14,6 +16,7 @@
 //! once by each front door. Writes go through [`commit`] (the `Proposer`, forwarded to the
 //! leader); a write returns once this master applied it, so the answer is read locally.
 
+pub mod alerts;
 pub mod cluster;
 pub mod debug;
 pub mod error;

@@ -5,6 +5,7 @@ use openraft::ServerState;
 use serde::Deserialize;
 use serde::Serialize;
 
+use super::alerts::ledger::AlertsSummaryView;
 use crate::ops::cluster::ClusterStatus;
 use crate::ops::cluster::Digest;
 use crate::ops::cluster::Health;
@@ -65,6 +66,8 @@ pub struct ClusterInfo {
     pub state: RaftStateView,
     pub last_applied: Option<u64>,
     pub members: Vec<Member>,
+    /// What the alert engine recorded and delivered, as this master applied it.
+    pub alerts: AlertsSummaryView,
 }
 
 impl From<ClusterStatus> for ClusterInfo {
@@ -76,6 +79,7 @@ impl From<ClusterStatus> for ClusterInfo {
             state: s.state.into(),
             last_applied: s.last_applied,
             members: s.members.into_iter().map(|m| Member { id: m.id, addr: m.addr, role: m.role.into() }).collect(),
+            alerts: (&s.alerts).into(),
         }
     }
 }

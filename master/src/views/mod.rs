@@ -9,10 +9,13 @@
 //! - [`nodes`]: `NodeView` (never the password).
 //! - [`projects`]: `ProjectView`, `VersionView`, `DeploymentView`.
 //! - [`cluster`]: `ClusterInfo`, `Member`, `StateDigest`, `HealthView`.
+//! - [`alerts`]: `AlertView` (the ledger), `DeliveryView`, channels (secrets as `***`), rules,
+//!   silences, thresholds.
 //!
 //! **Invariant:** field names and order are what clients read today; each view has a test
 //! pinning its JSON text.
 
+pub mod alerts;
 pub mod cluster;
 pub mod fires;
 pub mod jobs;

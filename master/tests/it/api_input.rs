@@ -27,6 +27,17 @@ async fn bad_input_is_refused_with_the_field_and_changes_nothing() {
     let leader = c.leader().await;
     let f = c.follower(leader);
     let base = format!("{}/api/v1", c.url(f));
+    // A new leader's alerter announces its term with one write; the digest is taken after it.
+    let term = c.master(leader).metrics().current_term;
+    eventually("the alerter's term mark", std::time::Duration::from_secs(20), || async {
+        let mark = c.master(leader).state.read(|s| s.alert_engine().and_then(|e| e.leader.as_ref().map(|l| l.term)));
+        if mark == Some(term) {
+            Ok(())
+        } else {
+            Err(format!("{mark:?}"))
+        }
+    })
+    .await;
     let before = c.converged(0).await;
 
     let bad_nodes = [

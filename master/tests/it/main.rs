@@ -3,6 +3,7 @@
 //! real Scrapyd (child process) as workers.
 
 mod alerts;
+mod alerts_api;
 mod alerts_fleet;
 mod api_input;
 mod cluster;
