@@ -14,6 +14,8 @@
 //!   `devcluster/src/mail_sink.py`) that stores each message; read back parsed as [`Mail`],
 //!   waited for, stopped and started again on the same port.
 //! - [`python`]: [`venv_python`], the project's Python (`SPIDER_PYTHON` or the setup venv).
+//! - [`bench`]: what the benches share — percentiles, the process's CPU and disk counters,
+//!   samples of the leader's log, proposals that wait out an election.
 //!
 //! Real-process clusters are not here: `spider-up` (crate `devcluster`) runs the real binaries,
 //! and master's failover test reuses its layout and provisioning.
@@ -25,6 +27,7 @@
 //! Cargo allows the edge `master` (dev-dependency, integration tests only) → `cluster-harness`
 //! → `master`: the tests link the one `master` library this crate was built against.
 
+pub mod bench;
 pub mod cluster;
 pub mod http;
 pub mod python;

@@ -2,6 +2,12 @@
 //! what the masters' health checker, deployer and dispatcher ask, and records when each
 //! `schedule.json` arrives (receive time, job id). It runs no crawl: a job it was sent reads as
 //! `finished`, any other as `unknown`. Any number of stand-ins share one [`Recorder`].
+//!
+//! By default `listjobs.json` lists nothing, so a master's collector declares every delivered
+//! job lost after its grace. With [`Recorder::list_jobs`] each stand-in lists the jobs it
+//! received as spider-slave does (with its outcome fields): finished at once with exit code 0,
+//! or, for a job in [`Recorder::planned`], running until the plan's time and then finished
+//! with the plan's exit code — a job that fails as the collector and the alerter see it.
 
 use std::collections::HashMap;
 use std::collections::HashSet;
@@ -33,7 +39,24 @@ pub struct Recorder {
     pub log: Vec<(i64, String)>,
     /// Every job id received.
     pub known: HashSet<String>,
+    /// List the jobs received in `listjobs.json` (off: the listing is empty).
+    pub list_jobs: bool,
+    /// How listed jobs end, by job id; a job without a plan finished at once, exit code 0.
+    pub planned: HashMap<String, Planned>,
+    /// (stand-in, job id, project, spider) of each job received once, in arrival order.
+    received: Vec<(String, String, String, String)>,
 }
+
+/// How a listed job ends: running until `finish_at_ms` (Unix ms), then finished.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    pub finish_at_ms: i64,
+    pub exit_code: i32,
+    pub finish_reason: String,
+}
+
+/// Finished jobs a stand-in lists, newest first (Scrapyd's `finished_to_keep`, made larger).
+const FINISHED_KEPT: usize = 1000;
 
 pub type Rec = Arc<Mutex<Recorder>>;
 
@@ -56,7 +79,32 @@ async fn daemonstatus(AxState(s): AxState<StandIn>) -> Json<Value> {
 }
 
 async fn listjobs(AxState(s): AxState<StandIn>) -> Json<Value> {
-    ok(json!({"node_name": s.name, "pending": [], "running": [], "finished": []}))
+    let (mut running, mut finished) = (Vec::new(), Vec::new());
+    let now = now_ms();
+    {
+        let r = s.rec.lock().expect("lock");
+        let listed = if r.list_jobs { r.received.as_slice() } else { &[] };
+        for (_, id, project, spider) in listed.iter().rev().filter(|(node, ..)| *node == s.name) {
+            let job = json!({"id": id, "project": project, "spider": spider});
+            match r.planned.get(id) {
+                Some(p) if p.finish_at_ms > now => running.push(job),
+                _ if finished.len() >= FINISHED_KEPT => {}
+                Some(p) => finished.push((job, p.exit_code, p.finish_reason.clone())),
+                None => finished.push((job, 0, "finished".to_string())),
+            }
+        }
+    }
+    let finished: Vec<Value> = finished
+        .into_iter()
+        .map(|(mut job, exit_code, reason)| {
+            if let Value::Object(m) = &mut job {
+                m.insert("exit_code".into(), json!(exit_code));
+                m.insert("finish_reason".into(), json!(reason));
+            }
+            job
+        })
+        .collect();
+    ok(json!({"node_name": s.name, "pending": [], "running": running, "finished": finished}))
 }
 
 async fn status(AxState(s): AxState<StandIn>, Query(q): Query<HashMap<String, String>>) -> Json<Value> {
@@ -66,10 +114,13 @@ async fn status(AxState(s): AxState<StandIn>, Query(q): Query<HashMap<String, St
 
 async fn schedule(AxState(s): AxState<StandIn>, Form(form): Form<Vec<(String, String)>>) -> Json<Value> {
     let at = now_ms();
-    let jobid = form.iter().find(|(k, _)| k == "jobid").map(|(_, v)| v.clone()).unwrap_or_default();
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+    let jobid = field("jobid");
     let mut r = s.rec.lock().expect("lock");
     r.log.push((at, jobid.clone()));
-    r.known.insert(jobid.clone());
+    if r.known.insert(jobid.clone()) {
+        r.received.push((s.name.clone(), jobid.clone(), field("project"), field("spider")));
+    }
     ok(json!({"jobid": jobid}))
 }
 
