@@ -56,6 +56,25 @@ pub fn node_events(state: &State, firing: &BTreeSet<String>, failed_checks: u32)
                     out.push(ev);
                 }
             }
+            // An outage that began and ended between two looks: its down, then its up.
+            NodeStatus::Up { .. }
+                if n.last_outage
+                    .as_ref()
+                    .is_some_and(|o| !state.alerts.contains(&format!("node:{}:down:{}", n.id, o.down_since_ms))) =>
+            {
+                if let Some(o) = &n.last_outage {
+                    let ev = |up: bool| NodeEvent {
+                        node: n.id.clone(),
+                        down_since_ms: o.down_since_ms,
+                        up_since_ms: up.then_some(o.up_since_ms),
+                        failed_checks,
+                        last_error: Some(o.reason.clone()),
+                        lost_jobs: vec![],
+                    };
+                    out.push(AlertEvent::NodeDown(ev(false)));
+                    out.push(AlertEvent::NodeUp(ev(true)));
+                }
+            }
             NodeStatus::Up { since_ms } if firing.contains(&format!("node:{}", n.id)) => {
                 // The outage this ends: the firing node-down alert of this node.
                 let down_since = state
@@ -181,6 +200,7 @@ mod tests {
             },
             status,
             registered_at_ms: 0,
+            last_outage: None,
         }
     }
 

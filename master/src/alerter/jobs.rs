@@ -78,7 +78,12 @@ pub async fn judge(http: &reqwest::Client, c: &Candidate, log_lines: usize, time
         tags: c.tags.clone(),
         started_ms: j.start_ms.unwrap_or(j.created_at_ms),
         finished_ms: j.end_ms.unwrap_or(j.updated_at_ms),
-        exit_code: outcome.exit_code,
+        // Stock Scrapyd reports no exit code: a finished job without one (and without a
+        // signal) is judged by its log alone, not taken for a killed process.
+        exit_code: match (outcome.exit_code, outcome.signal) {
+            (None, None) if !lost => Some(0),
+            (code, _) => code,
+        },
         lost_with_node: lost,
         cancelled: matches!(j.cancel, Some(CancelState::Cancelled { .. } | CancelState::Requested { .. })),
         log,

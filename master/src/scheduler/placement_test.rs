@@ -18,6 +18,7 @@ fn node(id: &str, tags: &[&str], max_proc: Option<u32>, up: bool) -> Node {
         },
         status: if up { NodeStatus::Up { since_ms: 1 } } else { NodeStatus::Down { since_ms: 1, reason: "x".into() } },
         registered_at_ms: 0,
+        last_outage: None,
     }
 }
 

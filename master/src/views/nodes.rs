@@ -85,7 +85,10 @@ mod tests {
             tags: vec!["eu".into()],
             max_proc: Some(4),
         };
-        NodeInfo { node: Node { id: "s1".into(), spec, status, registered_at_ms: 7 }, latest_metrics: None }
+        NodeInfo {
+            node: Node { id: "s1".into(), spec, status, registered_at_ms: 7, last_outage: None },
+            latest_metrics: None,
+        }
     }
 
     #[test]

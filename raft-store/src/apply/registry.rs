@@ -13,6 +13,7 @@ use crate::state::EggVersion;
 use crate::state::Node;
 use crate::state::NodeSpec;
 use crate::state::NodeStatus;
+use crate::state::Outage;
 use crate::state::Project;
 use crate::state::State;
 
@@ -23,7 +24,13 @@ pub(super) fn register_node(state: &mut State, now: u64, id: &str, spec: &NodeSp
     }
     state.nodes.insert(
         key,
-        Node { id: id.to_string(), spec: spec.clone(), status: NodeStatus::Unknown, registered_at_ms: now },
+        Node {
+            id: id.to_string(),
+            spec: spec.clone(),
+            status: NodeStatus::Unknown,
+            registered_at_ms: now,
+            last_outage: None,
+        },
     );
     Applied::Done
 }
@@ -52,6 +59,9 @@ pub(super) fn mark_node_up(state: &mut State, now: u64, id: &str) -> Applied {
         Some(NodeStatus::Up { .. }) => Applied::Unchanged,
         Some(_) => {
             if let Some(n) = state.nodes.get_mut(&key) {
+                if let NodeStatus::Down { since_ms, reason } = &n.status {
+                    n.last_outage = Some(Outage { down_since_ms: *since_ms, up_since_ms: now, reason: reason.clone() });
+                }
                 n.status = NodeStatus::Up { since_ms: now };
             }
             Applied::Done

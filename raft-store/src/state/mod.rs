@@ -34,6 +34,7 @@ pub use self::jobs::JobState;
 pub use self::nodes::Node;
 pub use self::nodes::NodeSpec;
 pub use self::nodes::NodeStatus;
+pub use self::nodes::Outage;
 pub use self::nodes::Secret;
 pub use self::projects::Deployment;
 pub use self::projects::EggVersion;

@@ -75,4 +75,17 @@ pub struct Node {
     pub spec: NodeSpec,
     pub status: NodeStatus,
     pub registered_at_ms: u64,
+    /// The last outage that ended (set by `MarkNodeUp` after a `Down`), so an outage shorter
+    /// than the alerter's scan is still alerted. Absent until a node first comes back; not
+    /// written while `None`, so older records read and encode as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_outage: Option<Outage>,
+}
+
+/// An outage of a node, from `MarkNodeDown` to `MarkNodeUp`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outage {
+    pub down_since_ms: u64,
+    pub up_since_ms: u64,
+    pub reason: String,
 }
