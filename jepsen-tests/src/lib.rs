@@ -8,6 +8,8 @@
 //! - [`nemesis`], [`proxy`]: installing every master fault (process, partition shapes, per-link
 //!   proxy, clock, membership).
 //! - [`standin`]: the recording Scrapyd stand-in slaves, with fault modes.
+//! - [`realslave`]: a real `spider-slave` running real Scrapy crawls beside them; [`python`]:
+//!   finding the Python it runs with.
 //! - [`client`]: the HTTP client for the masters' API, and the history recorder.
 //! - [`workload`]: the cron workload (steady and churn schedules, client tasks, final reads).
 //! - [`history`]: what was observed, done and injected.
@@ -23,6 +25,7 @@ pub mod history;
 pub mod nemesis;
 pub mod net;
 pub mod proxy;
+pub mod python;
 pub mod realslave;
 pub mod report;
 pub mod scenario;
