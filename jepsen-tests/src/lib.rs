@@ -8,8 +8,9 @@
 //! - [`nemesis`], [`proxy`]: installing every master fault (process, partition shapes, per-link
 //!   proxy, clock, membership).
 //! - [`standin`]: the recording Scrapyd stand-in slaves, with fault modes.
-//! - [`realslave`]: a real `spider-slave` running real Scrapy crawls beside them; [`python`]:
-//!   finding the Python it runs with.
+//! - [`realslave`]: a real `spider-slave` running real Scrapy crawls beside them.
+//! - [`mailsink`]: the SMTP sink the masters' alert mail goes to; [`python`]: finding the
+//!   Python the real slave and the sink run with.
 //! - [`client`]: the HTTP client for the masters' API, and the history recorder.
 //! - [`workload`]: the cron workload (steady and churn schedules, client tasks, final reads).
 //! - [`history`]: what was observed, done and injected.
@@ -22,6 +23,7 @@ pub mod client;
 pub mod cluster;
 pub mod fault;
 pub mod history;
+pub mod mailsink;
 pub mod nemesis;
 pub mod net;
 pub mod proxy;
