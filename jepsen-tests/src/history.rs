@@ -97,6 +97,18 @@ pub enum Event {
     /// The run has no real spider-slave beside the stand-ins, and why (no Python with Scrapy
     /// found, no binary): the `real_slave` checker cannot judge, and says this.
     NoRealSlave { at_ms: u64, why: String },
+    /// The SMTP sink the masters' alert mail goes to listens at `addr` (`HOST:PORT` on the
+    /// bridge); what it accepts is stored in the run's `mail/` directory.
+    MailSink { at_ms: u64, addr: String },
+    /// The run has no SMTP sink, and why (no Python with aiosmtpd found, or it did not start):
+    /// the `alerts` checker cannot judge, and says this.
+    NoMailSink { at_ms: u64, why: String },
+    /// Alerting was configured through the API: a mail channel to the sink and a rule routing
+    /// failovers to it. Failovers of leaders elected before this are not judged.
+    AlertsConfigured { at_ms: u64 },
+    /// The honesty self-test: the harness itself delivered the stored message with
+    /// `message_id` to the sink `copies` more times.
+    MailInjected { at_ms: u64, message_id: String, copies: usize },
     /// A `panicked at` line in a master's log.
     Panic { node: u8, line: String },
     /// The run stopped early (no leader, setup failed…): what is left is judged, and the run
@@ -117,6 +129,10 @@ impl Event {
             | Event::WorkloadEnd { at_ms }
             | Event::RunError { at_ms, .. }
             | Event::NoRealSlave { at_ms, .. }
+            | Event::MailSink { at_ms, .. }
+            | Event::NoMailSink { at_ms, .. }
+            | Event::AlertsConfigured { at_ms }
+            | Event::MailInjected { at_ms, .. }
             | Event::FinalReads { at_ms }
             | Event::Final { at_ms, .. } => *at_ms,
         }

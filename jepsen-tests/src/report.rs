@@ -67,6 +67,12 @@ pub fn summary_html(results: &Value) -> String {
         let name = sc["scenario"].as_str().unwrap_or("?");
         let _ = writeln!(s, "<p><a href=\"{n}/report.html\">{n}</a></p>", n = esc(name));
     }
+    let a = &results["alerts"];
+    let _ = writeln!(
+        s,
+        "<p>alerts: {} failover(s) judged, {} mail(s) at the SMTP sink, {} duplicate Message-ID(s)</p>",
+        a["failovers_judged"], a["mails"], a["duplicates"]
+    );
     s.push_str(&checker_table(results));
     s.push_str("</body></html>\n");
     s
@@ -89,6 +95,13 @@ pub fn html(results: &Value, h: &History, c: &Checked) -> String {
         c.lateness.after_faults.max,
         c.lateness.after_faults.n,
         c.time_to_new_leader_ms
+    );
+    let a = &c.alerts;
+    let _ = writeln!(
+        s,
+        "<p>alerts: {} failover(s) judged (terms {:?}), {} mail(s) at the SMTP sink, {} duplicate Message-ID(s), \
+         missing terms {:?}, mail for terms not observed led {:?}</p>",
+        a.failovers_judged, a.terms_judged, a.mails, a.duplicates, a.missing, a.unobserved_terms
     );
     s.push_str(&checker_table(results));
     if !c.by_kind.is_empty() {
@@ -265,7 +278,7 @@ mod tests {
                 Event::Healed { at_ms: 40, kind: Fault::KillLeader, target: 1 },
             ],
         };
-        let c = check_all(&h, &Bounds::default());
+        let c = check_all(&h, &Bounds::default(), &Ok(vec![]));
         let results = serde_json::json!({"valid": false, "seed": 3, "checkers": c.verdicts, "scenario": "t<x>"});
         let page = html(&results, &h, &c);
         assert!(page.contains("<svg") && page.contains("t&lt;x&gt;") && page.contains("INVALID"));

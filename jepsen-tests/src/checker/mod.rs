@@ -6,11 +6,15 @@
 //! - [`fires`]: fires read from the history; duplicate starts, fires after pause/delete, overlap;
 //! - [`windows`]: fault windows and the excuse rules; lost ticks;
 //! - [`lateness`]: lateness statistics, the real slave's crawls, per-fault and per-kind effects;
-//! - [`linear`]: per-schedule linearizability (WGL) and lost acknowledged writes.
+//! - [`linear`]: per-schedule linearizability (WGL) and lost acknowledged writes;
+//! - [`alerts`]: one delivered failover alert per failover, duplicate `Message-ID`s, judged
+//!   over the history and the SMTP sink's stored mail (the one checker that reads more than
+//!   the history: what a mail server accepted is the evidence).
 //!
 //! Imports go one way: `verdict` ← `fires` ← `windows` ← `lateness` ← here (`linear` needs
-//! only `verdict`).
+//! only `verdict`; `alerts` needs `verdict` and `windows`).
 
+pub mod alerts;
 pub mod fires;
 pub mod lateness;
 pub mod linear;
@@ -198,6 +202,8 @@ pub struct Checked {
     pub by_kind: BTreeMap<&'static str, lateness::KindStat>,
     /// Excused intervals, ms since the run's start.
     pub fault_windows: Vec<(u64, u64)>,
+    /// What the alert checker counted.
+    pub alerts: alerts::AlertStats,
 }
 
 impl Checked {
@@ -211,8 +217,8 @@ impl Checked {
     }
 }
 
-/// Runs every checker.
-pub fn check_all(h: &History, b: &Bounds) -> Checked {
+/// Runs every checker; `mail`: what the run's SMTP sink stored ([`alerts::read_mailbox`]).
+pub fn check_all(h: &History, b: &Bounds, mail: &alerts::Mailbox) -> Checked {
     let final_at_ms = h
         .events
         .iter()
@@ -241,6 +247,8 @@ pub fn check_all(h: &History, b: &Bounds) -> Checked {
     v.insert("no_lost_write".into(), linear::no_lost_write(h, final_at_ms));
     v.insert("convergence".into(), convergence(h, b.masters));
     v.insert("no_panics".into(), no_panics(h));
+    let (alerted, alert_stats) = alerts::alerts(h, mail, b.masters);
+    v.insert("alerts".into(), alerted);
     for e in &h.events {
         if let Event::RunError { message, .. } = e {
             v.insert("run".into(), Verdict::invalid(format!("the run did not complete: {message}")));
@@ -261,6 +269,7 @@ pub fn check_all(h: &History, b: &Bounds) -> Checked {
             .into_iter()
             .map(|(a, z)| (a.saturating_sub(start), z.saturating_sub(start)))
             .collect(),
+        alerts: alert_stats,
     }
 }
 
@@ -330,7 +339,7 @@ mod tests {
         assert_eq!(v.valid, None, "slave-5xx was requested and never installed: {}", v.details);
         assert_eq!(coverage(&History { events: vec![start(vec![Fault::KillLeader]), done] }).valid, Some(true));
         let broken = History { events: vec![Event::RunError { at_ms: 5, message: "no leader".into() }] };
-        let c = check_all(&broken, &Bounds::default());
+        let c = check_all(&broken, &Bounds::default(), &Ok(vec![]));
         assert_eq!(c.verdicts["run"].valid, Some(false));
         assert_eq!(c.valid(), Some(false));
     }

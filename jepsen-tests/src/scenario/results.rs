@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::plan::RunConfig;
 use crate::checker;
+use crate::checker::alerts;
 use crate::checker::Checked;
 use crate::history::Event;
 use crate::history::History;
@@ -30,13 +31,15 @@ pub fn results_json(checked: &Checked, cfg: &RunConfig) -> Value {
         "lateness_ms": {"steady": checked.lateness.steady, "in_fault_windows": checked.lateness.after_faults},
         "per_fault": checked.per_fault,
         "by_kind": checked.by_kind,
+        "alerts": checked.alerts,
         "bounds": cfg.bounds,
     })
 }
 
-/// Judges `h` and writes `results.json` and `report.html` into `dir`; returns the results.
+/// Judges `h` (and the mail the run's SMTP sink stored in `dir/mail`) and writes
+/// `results.json` and `report.html` into `dir`; returns the results.
 pub fn judge(h: &History, cfg: &RunConfig, dir: &Path) -> anyhow::Result<Value> {
-    let checked = checker::check_all(h, &cfg.bounds);
+    let checked = checker::check_all(h, &cfg.bounds, &alerts::read_mailbox(&dir.join("mail")));
     let results = results_json(&checked, cfg);
     std::fs::write(dir.join("results.json"), serde_json::to_vec_pretty(&results)?)?;
     std::fs::write(dir.join("report.html"), crate::report::html(&results, h, &checked))?;
@@ -81,11 +84,14 @@ pub fn combine(scenarios: &[Value]) -> Value {
         }
     }
     let sum = |k: &str| scenarios.iter().map(|s| s[k].as_u64().unwrap_or(0)).sum::<u64>();
+    let alert_sum = |k: &str| scenarios.iter().map(|s| s["alerts"][k].as_u64().unwrap_or(0)).sum::<u64>();
     json!({
         "valid": match checker::overall(&verdicts) { Some(v) => json!(v), None => json!("unknown") },
         "faults_injected": sum("faults_injected"),
         "fires_checked": sum("fires_checked"),
         "anomalies": sum("anomalies"),
+        "alerts": {"failovers_judged": alert_sum("failovers_judged"), "mails": alert_sum("mails"),
+                   "duplicates": alert_sum("duplicates")},
         "checkers": checkers,
         "seed": scenarios.first().map(|s| s["seed"].clone()).unwrap_or(json!(0)),
         "scenarios": scenarios,
