@@ -15,6 +15,9 @@ use crate::net::Net;
 pub const PORT: u16 = 7700;
 pub const SECRET: &str = "jepsen-cluster-secret-0123456789";
 pub const TOKEN: &str = "jepsen-admin-token";
+/// `[alerts] failover_settle_ms` of every master: a new leader announces its failover this
+/// soon after it wins (the alert checker owes a mail only to leaders that held longer).
+pub const FAILOVER_SETTLE_MS: u64 = 500;
 
 /// Finds the `spider-master` binary: `$SPIDER_MASTER_BIN`, or next to this executable's
 /// target directory (`target/release/`).
@@ -77,7 +80,8 @@ impl Cluster {
             "node_id = {i}\nlisten = \"{ip}:{PORT}\"\nadvertise = \"http://{ip}:{PORT}\"\ndata_dir = \"{dir}\"\n\
              cluster_secret = \"{SECRET}\"\nadmin_token = \"{TOKEN}\"\n\n[peers]\n{peers}\n[raft]\nheartbeat_ms = 100\n\
              election_timeout_min_ms = 500\nelection_timeout_max_ms = 1000\nsnapshot_after_logs = 100\n\
-             max_in_snapshot_log_to_keep = 50\n\n[scheduler]\ndebug_clock = true\n",
+             max_in_snapshot_log_to_keep = 50\n\n[scheduler]\ndebug_clock = true\n\n\
+             [alerts]\nfailover_settle_ms = {FAILOVER_SETTLE_MS}\n",
             ip = net.host(i).ip,
             dir = Self::data_dir_in(out, i).display(),
         );

@@ -24,6 +24,7 @@ use crate::client::Recorder;
 use crate::history::Event;
 use crate::history::OpKind;
 use crate::history::Phase;
+use crate::mailsink::MailSink;
 use crate::realslave::RealSlave;
 use crate::realslave::NAME as REAL;
 use crate::realslave::STANDIN_TAG;
@@ -291,8 +292,42 @@ async fn until_ok(
     }
 }
 
-/// Registers the stand-ins, deploys the egg, creates the steady schedules and a scripted pause
-/// and delete (so those checkers always have something to judge).
+/// Alerting as an operator sets it up (admin token, any master): the mail channel `jt-mail`
+/// to the SMTP sink (plain SMTP, quick retries) and the rule `failover` routing failover
+/// alerts to it; then [`Event::AlertsConfigured`]. A 4xx is final (no retry).
+async fn configure_alerts(
+    api: &Api,
+    rec: &Recorder,
+    rng: &mut Rng,
+    sink: &MailSink,
+    deadline: Instant,
+) -> anyhow::Result<()> {
+    let channel = json!({
+        "type": "email", "host": sink.host, "port": sink.port, "security": "none",
+        "from": "jepsen <jt@spider.test>", "to": ["oncall@spider.test"],
+        "retry": {"backoff_ms": [500, 1000, 2000, 2000, 2000, 2000, 2000, 2000]},
+    });
+    let rule = json!({"name": "failover", "kinds": ["failover"], "channels": ["jt-mail"]});
+    for (path, body) in [("/channels/jt-mail", &channel), ("/alert-rules/failover", &rule)] {
+        loop {
+            let node = rng.pick(&api.masters).map(|m| m.0).unwrap_or(1);
+            match api.call(node, Method::PUT, path, Some(body)).await {
+                Answer::Ok(..) => break,
+                Answer::Fail(status, b) => anyhow::bail!("PUT {path}: HTTP {status}: {b}"),
+                Answer::Info(e) => {
+                    anyhow::ensure!(Instant::now() < deadline, "PUT {path}: no answer before the deadline ({e})")
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    rec.push(Event::AlertsConfigured { at_ms: rec.now() });
+    Ok(())
+}
+
+/// Configures alerting to the SMTP sink when there is one, registers the stand-ins, deploys
+/// the egg, creates the steady schedules and a scripted pause and delete (so those checkers
+/// always have something to judge).
 ///
 /// With a real slave, it is registered too (tag `real`), and one steady `fire_all` schedule
 /// every [`REAL_PERIOD_S`] runs the real spider there.
@@ -301,9 +336,13 @@ pub async fn setup(
     rec: &Recorder,
     standins: &[StandIn],
     real: Option<&RealSlave>,
+    mail: Option<&MailSink>,
     rng: &mut Rng,
 ) -> anyhow::Result<SharedPool> {
     let deadline = Instant::now() + Duration::from_secs(60);
+    if let Some(sink) = mail {
+        configure_alerts(api, rec, rng, sink, deadline).await?;
+    }
     let mut nodes: Vec<(String, Value)> = standins
         .iter()
         .map(|s| (s.name.clone(), json!({"id": s.name, "url": s.url, "max_proc": 1000, "tags": [STANDIN_TAG]})))

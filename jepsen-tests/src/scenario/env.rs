@@ -1,5 +1,6 @@
 //! The system under test and the harness around it, for one run: hosts, masters, nemesis,
-//! stand-ins, the real slave when there can be one, the recorder and the `/healthz` observer.
+//! stand-ins, the real slave and the SMTP sink when there can be one, the recorder and the
+//! `/healthz` observer.
 //! [`Env::start`] brings it all up; [`Env::finish`] records what the slaves saw, tears it
 //! down in order and scans the masters' logs. The leader as observed ([`leader_since`],
 //! [`wait_stable`]) is read from the recorded history, like the checkers read it.
@@ -16,8 +17,11 @@ use crate::client::Api;
 use crate::client::Recorder;
 use crate::cluster::Cluster;
 use crate::history::Event;
+use crate::mailsink;
+use crate::mailsink::MailSink;
 use crate::nemesis::Nemesis;
 use crate::net::Net;
+use crate::python;
 use crate::realslave;
 use crate::realslave::RealSlave;
 use crate::standin::StandIn;
@@ -33,6 +37,8 @@ pub struct Env {
     pub standins: Vec<StandIn>,
     /// A real spider-slave, when one could be started (see [`crate::realslave`]).
     pub real: Option<RealSlave>,
+    /// The SMTP sink alert mail goes to, when one could be started (see [`crate::mailsink`]).
+    pub mail: Option<MailSink>,
     pub rec: Recorder,
     pub api: Api,
     /// Stops the observer; its task.
@@ -42,7 +48,8 @@ pub struct Env {
 impl Env {
     /// Starts the hosts, the proxies (only when a fault needs them: they add a hop to every
     /// Raft message), the masters, the stand-ins and the real slave, then the recorder and the
-    /// observer. Without a real slave, the history says why ([`Event::NoRealSlave`]).
+    /// observer. Without a real slave or an SMTP sink, the history says why
+    /// ([`Event::NoRealSlave`], [`Event::NoMailSink`]).
     pub async fn start(cfg: &RunConfig) -> anyhow::Result<Env> {
         std::fs::create_dir_all(&cfg.out)?;
         let net = Net::create(3)?;
@@ -66,24 +73,43 @@ impl Env {
             }
             Err(why) => (None, Some(why)),
         };
+        let mail_python = match cfg.python.as_ref().filter(|p| python::imports(p, mailsink::MODULE).is_ok()) {
+            Some(p) => Ok(p.clone()),
+            None => python::find(mailsink::MODULE, "the SMTP sink"),
+        };
+        let mail = match mail_python {
+            Ok(p) => MailSink::start(&p, &net.bridge_ip, &cfg.out).await.map_err(|e| format!("{e:#}")),
+            Err(why) => Err(why),
+        };
         let masters: Vec<(u8, String)> = net.hosts.iter().map(|h| (h.index, Cluster::url(&net, h.index))).collect();
         let api = Api::new(masters, Duration::from_secs(3))?;
         let rec = Recorder::new(cfg.seed, &cfg.scenario, cfg.faults.clone());
         if let Some(why) = no_real {
             rec.push(Event::NoRealSlave { at_ms: rec.now(), why });
         }
+        let mail = match mail {
+            Ok(m) => {
+                rec.push(Event::MailSink { at_ms: rec.now(), addr: m.addr() });
+                Some(m)
+            }
+            Err(why) => {
+                rec.push(Event::NoMailSink { at_ms: rec.now(), why });
+                None
+            }
+        };
         let (stop_tx, stop_rx) = watch::channel(false);
         let observer =
             tokio::spawn(observe(Api::new(api.masters.clone(), Duration::from_millis(300))?, rec.clone(), stop_rx));
         let nemesis_rng = rand::SeedableRng::seed_from_u64(cfg.seed ^ 0x006e_656d_6573_6973);
-        Ok(Env { net, cluster, nemesis, nemesis_rng, standins, real, rec, api, observer: (stop_tx, observer) })
+        Ok(Env { net, cluster, nemesis, nemesis_rng, standins, real, mail, rec, api, observer: (stop_tx, observer) })
     }
 
     /// Stops the observer, records every delivery the stand-ins and the real slave saw, stops
-    /// the real slave, the masters, the proxies and the hosts (in that order), and appends the
+    /// the real slave, the SMTP sink, the masters, the proxies and the hosts (in that order),
+    /// and appends the
     /// `panicked at` lines of the masters' logs in `out`. Returns the recorder.
     pub async fn finish(self, out: &Path) -> Recorder {
-        let Env { net, cluster, nemesis, standins, real, rec, observer: (stop_tx, observer), .. } = self;
+        let Env { net, cluster, nemesis, standins, real, mail, rec, observer: (stop_tx, observer), .. } = self;
         let _ = stop_tx.send(true);
         let _ = observer.await;
         let start_unix = rec.read(|h| h.start_unix_ms());
@@ -105,6 +131,7 @@ impl Env {
             }
         }
         drop(real);
+        drop(mail);
         drop(cluster);
         drop(nemesis);
         drop(net);

@@ -6,12 +6,16 @@
 //! - here: [`run`] (one run, start to verdict) and [`smoke`] (the short set);
 //! - [`plan`]: what a run is made of ([`RunConfig`]), scenario names, rounds, the smoke set;
 //! - [`env`]: the system under test brought up and torn down, the observed leader;
+//! - [`alerting`]: at the end, waiting for the failover mail owed so far (and the alerts
+//!   honesty injection);
 //! - [`inject`]: the fault windows (install, hold, heal; masters by the nemesis, slaves by
 //!   the stand-ins);
 //! - [`results`]: judging the history, `results.json` and `report.html`, re-judging a stored run.
 //!
-//! Imports go one way: `plan` ← `env` ← `inject` ← here, and `plan` ← `results` ← here.
+//! Imports go one way: `plan` ← `env` ← `inject` ← here, `env` ← `alerting` ← here, and
+//! `plan` ← `results` ← here.
 
+pub mod alerting;
 pub mod env;
 pub mod inject;
 pub mod plan;
@@ -36,10 +40,10 @@ use crate::workload;
 use crate::workload::Rng;
 
 /// The workload and the fault windows, until `cfg.time` has passed; then the final heal,
-/// reads, pause of everything and convergence samples.
+/// reads, pause of everything, convergence samples and the wait for owed alert mail.
 async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<()> {
     wait_stable(&env.rec, env.net.hosts.len(), 0, Duration::from_secs(30)).await?;
-    let pool = workload::setup(&env.api, &env.rec, &env.standins, env.real.as_ref(), rng).await?;
+    let pool = workload::setup(&env.api, &env.rec, &env.standins, env.real.as_ref(), env.mail.as_ref(), rng).await?;
     let began = Instant::now();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let clients: Vec<_> = (1..=cfg.clients as u32)
@@ -63,6 +67,7 @@ async fn drive(env: &mut Env, cfg: &RunConfig, rng: &mut Rng) -> anyhow::Result<
     workload::final_reads(&env.api, &env.rec, &pool, rng, deadline).await?;
     workload::pause_all(&env.api, &env.rec, rng, deadline).await?;
     workload::converge(&env.api, &env.rec, Instant::now() + Duration::from_secs(30)).await;
+    alerting::settle(env, cfg, Instant::now() + Duration::from_secs(30)).await?;
     Ok(())
 }
 

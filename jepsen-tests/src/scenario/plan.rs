@@ -120,8 +120,11 @@ pub struct RunConfig {
     pub bounds: Bounds,
     /// The honesty self-test: the harness records a duplicate start of its own.
     pub inject_duplicate: bool,
+    /// The alerts honesty self-test: before judging, the harness delivers the first stored
+    /// failover mail to the SMTP sink this many more times.
+    pub inject_duplicate_mail: usize,
     /// The Python the real slave runs Scrapy with; `None`: looked for when the run starts
-    /// ([`crate::realslave::find_python`]).
+    /// ([`crate::realslave::find_python`]). The SMTP sink uses it too when it has aiosmtpd.
     pub python: Option<PathBuf>,
 }
 
@@ -139,6 +142,7 @@ impl RunConfig {
             clients: 3,
             bounds: Bounds::default(),
             inject_duplicate: false,
+            inject_duplicate_mail: 0,
             python: None,
         }
     }
