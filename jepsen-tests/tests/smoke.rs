@@ -15,5 +15,12 @@ async fn smoke_scenarios_are_valid() {
     assert!(out.path().join("report.html").is_file());
     for s in ["kill-leader", "pause-leader", "leader-minority"] {
         assert!(out.path().join(s).join("history.jsonl").is_file(), "{s} wrote no history");
+        // Each of the three deposes a leader: its new leader owes one failover mail.
+        let alerts = &results["checkers"][format!("{s}/alerts")];
+        assert_eq!(alerts["valid"], true, "{s}: {alerts:#}");
+        let run = results["scenarios"].as_array().and_then(|a| a.iter().find(|r| r["scenario"] == s));
+        let judged = run.and_then(|r| r["alerts"]["failovers_judged"].as_u64()).unwrap_or(0);
+        assert!(judged >= 1, "{s}: no failover judged: {alerts:#}");
+        eprintln!("smoke {s}: alerts {}", alerts["details"]);
     }
 }
