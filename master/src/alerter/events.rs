@@ -125,6 +125,15 @@ pub fn deploy_events(state: &State) -> Vec<AlertEvent> {
     out
 }
 
+/// The misfire policy of a schedule as alerts name it (`fire_once`, `skip`, ...); empty if deleted.
+pub fn policy_of(state: &State, schedule_id: &str) -> String {
+    state
+        .schedules
+        .get(&schedule_id.to_string())
+        .map(|s| format!("{:?}", s.spec.misfire).to_lowercase())
+        .unwrap_or_default()
+}
+
 /// Dispatch failures and passed-over ticks among `records` (the fire-ledger rows that changed).
 pub fn fire_events<'a>(state: &State, records: impl Iterator<Item = &'a FireRecord>) -> Vec<AlertEvent> {
     let tags = |schedule_id: &str| {
@@ -132,6 +141,17 @@ pub fn fire_events<'a>(state: &State, records: impl Iterator<Item = &'a FireReco
     };
     let mut out = Vec::new();
     for r in records {
+        let passed_over = |reason: String, policy: String| {
+            AlertEvent::TickPassedOver(TickPassedOverEvent {
+                schedule_id: r.schedule_id.clone(),
+                project: r.project.clone(),
+                spider: r.spider.clone(),
+                tags: tags(&r.schedule_id),
+                tick_ms: u64::try_from(r.tick_ms).unwrap_or(0),
+                reason,
+                policy,
+            })
+        };
         let ev = match &r.decision {
             FireDecision::Fired { job_id, dispatch: DispatchState::Failed { reason, at_ms } } => {
                 AlertEvent::DispatchFailed(DispatchFailedEvent {
@@ -147,31 +167,10 @@ pub fn fire_events<'a>(state: &State, records: impl Iterator<Item = &'a FireReco
                 })
             }
             FireDecision::Skipped { reason: SkipReason::PassedOver { ticks, .. } } => {
-                let policy = state
-                    .schedules
-                    .get(&r.schedule_id)
-                    .map(|s| format!("{:?}", s.spec.misfire).to_lowercase())
-                    .unwrap_or_default();
-                AlertEvent::TickPassedOver(TickPassedOverEvent {
-                    schedule_id: r.schedule_id.clone(),
-                    project: r.project.clone(),
-                    spider: r.spider.clone(),
-                    tags: tags(&r.schedule_id),
-                    tick_ms: u64::try_from(r.tick_ms).unwrap_or(0),
-                    reason: format!("missed: {ticks} tick(s) passed over"),
-                    policy,
-                })
+                passed_over(format!("missed: {ticks} tick(s) passed over"), policy_of(state, &r.schedule_id))
             }
             FireDecision::Skipped { reason: SkipReason::Misfire { late_ms } } => {
-                AlertEvent::TickPassedOver(TickPassedOverEvent {
-                    schedule_id: r.schedule_id.clone(),
-                    project: r.project.clone(),
-                    spider: r.spider.clone(),
-                    tags: tags(&r.schedule_id),
-                    tick_ms: u64::try_from(r.tick_ms).unwrap_or(0),
-                    reason: format!("missed by {late_ms} ms"),
-                    policy: "skip".into(),
-                })
+                passed_over(format!("missed by {late_ms} ms"), "skip".into())
             }
             _ => continue,
         };

@@ -45,11 +45,7 @@ pub fn event(
         .filter(|r| u64::try_from(r.tick_ms).is_ok_and(|t| t >= since.saturating_sub(on_time_ms)))
         .filter_map(|r| {
             let tick_ms = u64::try_from(r.tick_ms).ok()?;
-            let policy = state
-                .schedules
-                .get(&r.schedule_id)
-                .map(|s| format!("{:?}", s.spec.misfire).to_lowercase())
-                .unwrap_or_default();
+            let policy = super::events::policy_of(state, &r.schedule_id);
             let late_by_ms = match &r.decision {
                 FireDecision::Fired { .. } => {
                     let late = r.decided_at_ms.saturating_sub(tick_ms);
